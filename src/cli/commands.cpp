@@ -1,0 +1,25 @@
+#include "cli/commands.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace statewire::cli {
+
+namespace {
+int g_exit_code = kExitOk;
+}
+
+void set_exit_code(int code) { g_exit_code = code; }
+int exit_code() { return g_exit_code; }
+
+void report(const Error& e) {
+  fmt::print(stderr, "statewire: error: {} [{}]\n", e.to_string(), errc_name(e.code));
+  set_exit_code(kExitFailure);
+}
+
+void register_commands(CLI::App& app) {
+  register_schema(app);
+}
+
+}  // namespace statewire::cli

@@ -1,0 +1,33 @@
+#include "cli/io.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+namespace statewire::cli {
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<Bytes> read_binary_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", path));
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Result<void> write_file(const std::string& path, std::string_view data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return fail(Errc::io_error, fmt::format("cannot create {}", path));
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (!out) return fail(Errc::io_error, fmt::format("cannot write {}", path));
+  return {};
+}
+
+}  // namespace statewire::cli
