@@ -66,7 +66,8 @@ struct BodyDecodeOptions {
                                          const BodyDecodeOptions& opt = {});
 
 // Appends the VMState encoding of a tree body (fields, then subsections).
-void encode_body(const Struct& body, ByteWriter& out);
-void encode_value(const Value& v, ByteWriter& out);
+// Fails only for trees no stream can hold (a subsection name over 255 bytes).
+[[nodiscard]] Result<void> encode_body(const Struct& body, ByteWriter& out);
+[[nodiscard]] Result<void> encode_value(const Value& v, ByteWriter& out);
 
 }  // namespace statewire

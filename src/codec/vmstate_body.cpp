@@ -1,0 +1,308 @@
+// Schema-driven VMState body decoding and tree-driven encoding (layout in
+// include/statewire/vmstate_body.hpp).
+#include "statewire/vmstate_body.hpp"
+
+#include <fmt/format.h>
+
+#include <bit>
+
+namespace statewire {
+
+namespace {
+
+class BodyDecoder {
+ public:
+  BodyDecoder(Cursor& cur, const BodyDecodeOptions& opt) : cur_(cur), opt_(opt) {}
+
+  Result<Struct> body(const Description& d, std::uint32_t version, std::size_t depth) {
+    if (depth > opt_.limits.max_depth)
+      return fail(cur_.error_here(Errc::limit_exceeded,
+                                  fmt::format("descriptions nested deeper than {}",
+                                              opt_.limits.max_depth)));
+    Struct out;
+    out.members.reserve(d.field_list().size());
+    for (const Field& f : d.field_list()) {
+      SW_TRY(present, is_present(f, out, version));
+      if (!present) {
+        if (f.must_exist) {
+          Error e = cur_.error_here(Errc::invalid_value,
+                                    fmt::format("{} must exist at version {}", f.name, version));
+          return fail(std::move(e.in_field(f.name)));
+        }
+        continue;
+      }
+      auto v = field(f, out, depth);
+      if (!v) return fail(std::move(v.error().in_field(f.name)));
+      out.members.push_back({f.name, std::move(*v)});
+    }
+    SW_CHECK(subsections(d, out, depth));
+    return out;
+  }
+
+ private:
+  Result<bool> is_present(const Field& f, const Struct& partial, std::uint32_t version) {
+    if (!f.test) return f.version_id <= version;
+    if (opt_.tests) {
+      if (auto it = opt_.tests->find(*f.test); it != opt_.tests->end()) {
+        if (auto decided = it->second(partial, version)) return *decided;
+      }
+    }
+    Error e = cur_.error_here(
+        Errc::unsupported,
+        fmt::format("field is sent only when test '{}' holds, and no predicate decides it",
+                    f.test->empty() ? std::string("(unnamed)") : *f.test));
+    return fail(std::move(e.in_field(f.name)));
+  }
+
+  Result<std::uint64_t> element_count(const Field& f, const Struct& partial) {
+    switch (f.count.mode) {
+      case Count::Mode::single: return 1;
+      case Count::Mode::fixed: return f.count.n;
+      case Count::Mode::from_field: break;
+    }
+    const Value* src = partial.find(f.count.field);
+    std::uint64_t n = 0;
+    if (!src || !src->as_u64(n))
+      return fail(cur_.error_here(
+          Errc::schema_invalid,
+          fmt::format("length field '{}' was not decoded before it", f.count.field)));
+    if (f.count.max && n > f.count.max)
+      return fail(cur_.error_here(
+          Errc::limit_exceeded,
+          fmt::format("{} = {} elements, above the declared maximum {}", f.count.field, n,
+                      f.count.max)));
+    return n;
+  }
+
+  Result<Value> field(const Field& f, const Struct& partial, std::size_t depth) {
+    if (f.list) return list(f, depth);
+    SW_TRY(n, element_count(f, partial));
+    if (f.count.mode == Count::Mode::single) return element(f, depth);
+    if (n > opt_.limits.max_elements)
+      return fail(cur_.error_here(Errc::limit_exceeded,
+                                  fmt::format("array of {} elements, limit {}", n,
+                                              opt_.limits.max_elements)));
+    // Refuse before allocating when the bytes cannot possibly be there.
+    if (auto w = f.element_wire_size(); w && *w && n > cur_.remaining() / *w)
+      return fail(cur_.error_here(Errc::truncated,
+                                  fmt::format("need {} elements of {} bytes, {} bytes left", n,
+                                              *w, cur_.remaining())));
+    Array a;
+    a.items.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, cur_.remaining() + 1)));
+    for (std::uint64_t i = 0; i < n; ++i) {
+      auto v = element(f, depth);
+      if (!v) return fail(std::move(v.error().in_field(fmt::format("[{}]", i))));
+      a.items.push_back(std::move(*v));
+    }
+    return Value(std::move(a));
+  }
+
+  // QTAILQ/QLIST: 0x01 before each element, 0x00 after the last.
+  Result<Value> list(const Field& f, std::size_t depth) {
+    Array a;
+    a.layout = ArrayLayout::marker_list;
+    for (std::uint64_t i = 0;; ++i) {
+      SW_TRY(marker, cur_.read_u8());
+      if (marker == 0) break;
+      if (marker != 1)
+        return fail(cur_.error_here(Errc::invalid_value,
+                                    fmt::format("list marker {:#04x}, expected 0x00 or 0x01",
+                                                marker)));
+      if (i >= opt_.limits.max_elements)
+        return fail(cur_.error_here(Errc::limit_exceeded, "list longer than the element limit"));
+      auto v = element(f, depth);
+      if (!v) return fail(std::move(v.error().in_field(fmt::format("[{}]", i))));
+      a.items.push_back(std::move(*v));
+    }
+    return Value(std::move(a));
+  }
+
+  Result<Value> blob(std::uint64_t n) {
+    if (n > opt_.limits.max_blob)
+      return fail(cur_.error_here(Errc::limit_exceeded,
+                                  fmt::format("buffer of {} bytes, limit {}", n,
+                                              opt_.limits.max_blob)));
+    SW_TRY(span, cur_.read_bytes(static_cast<std::size_t>(n)));
+    return Value(Blob{std::vector<std::uint8_t>(span.begin(), span.end())});
+  }
+
+  Result<Value> element(const Field& f, std::size_t depth) {
+    if (f.nullable) {
+      SW_TRY(first, cur_.peek());
+      if (first == kNullPointerMarker) {
+        SW_CHECK(cur_.skip(1));
+        return Value(Null{});
+      }
+    }
+    switch (f.kind) {
+      case FieldKind::u8: { SW_TRY(x, cur_.read_be<std::uint8_t>()); return Value(x); }
+      case FieldKind::u16: { SW_TRY(x, cur_.read_be<std::uint16_t>()); return Value(x); }
+      case FieldKind::u32: { SW_TRY(x, cur_.read_be<std::uint32_t>()); return Value(x); }
+      case FieldKind::u64: { SW_TRY(x, cur_.read_be<std::uint64_t>()); return Value(x); }
+      case FieldKind::i8: { SW_TRY(x, cur_.read_be<std::int8_t>()); return Value(x); }
+      case FieldKind::i16: { SW_TRY(x, cur_.read_be<std::int16_t>()); return Value(x); }
+      case FieldKind::i32: { SW_TRY(x, cur_.read_be<std::int32_t>()); return Value(x); }
+      case FieldKind::i64: { SW_TRY(x, cur_.read_be<std::int64_t>()); return Value(x); }
+      case FieldKind::boolean: {
+        SW_TRY(x, cur_.read_u8());
+        // QEMU writes 0 or 1; anything else would not re-encode to the same byte.
+        if (x > 1) {
+          Error e = cur_.error_here(Errc::invalid_value,
+                                    fmt::format("bool byte {:#04x}, expected 0 or 1", x));
+          e.offset = *e.offset - 1;
+          return fail(std::move(e));
+        }
+        return Value(x == 1);
+      }
+      case FieldKind::f64: {
+        SW_TRY(x, cur_.read_be<std::uint64_t>());
+        return Value(std::bit_cast<double>(x));
+      }
+      case FieldKind::buffer:
+      case FieldKind::unused:
+      case FieldKind::opaque:
+        return blob(f.size);
+      case FieldKind::string: {
+        SW_TRY(len, cur_.read_be32());
+        if (len > opt_.limits.max_blob)
+          return fail(cur_.error_here(Errc::limit_exceeded,
+                                      fmt::format("string of {} bytes", len)));
+        SW_TRY(span, cur_.read_bytes(len));
+        return Value(std::string(reinterpret_cast<const char*>(span.data()), span.size()));
+      }
+      case FieldKind::structure: {
+        if (!f.nested)
+          return fail(cur_.error_here(Errc::schema_invalid, "struct field without a description"));
+        // The nested version is not on the wire: the local description's is used.
+        SW_TRY(s, body(*f.nested, f.nested->version_id, depth + 1));
+        return Value(std::move(s));
+      }
+      case FieldKind::custom: {
+        if (opt_.custom) {
+          if (auto it = opt_.custom->find(f.info); it != opt_.custom->end())
+            return it->second(f, cur_);
+        }
+        // Without a decoder, the size a stream's own description gives is exact.
+        return blob(f.size);
+      }
+    }
+    return fail(cur_.error_here(Errc::schema_invalid, "unknown field kind"));
+  }
+
+  // After the fields: while the next byte is 0x05 and the name that follows
+  // starts with this description's name, it is one of our subsections. Any
+  // other byte, or a foreign name, ends the list (QEMU peeks the same way).
+  Result<void> subsections(const Description& d, Struct& out, std::size_t depth) {
+    while (true) {
+      auto marker = cur_.peek(0);
+      if (!marker || *marker != kSubsectionMarker) return {};
+      auto len = cur_.peek(1);
+      if (!len || *len < d.name.size() + 1) return {};
+      if (cur_.remaining() < 2u + *len) return {};
+      Cursor probe = cur_;
+      SW_CHECK(probe.skip(1));
+      SW_TRY(name, probe.read_counted_string());
+      if (name.compare(0, d.name.size(), d.name) != 0) return {};
+      const Subsection* sub = d.find_subsection(name);
+      if (!sub) {
+        Error e = cur_.error_here(
+            Errc::unknown_subsection,
+            fmt::format("subsection '{}' is not known to this description of '{}'", name, d.name));
+        return fail(std::move(e));
+      }
+      cur_ = probe;
+      SW_TRY(version, cur_.read_be32());
+      auto checked = check_version(sub->description, version);
+      if (!checked) return fail(std::move(checked.error().at(cur_.offset() - 4)));
+      auto b = body(sub->description, version, depth + 1);
+      if (!b) return fail(std::move(b.error().in_field(name)));
+      out.subsections.push_back({std::move(name), version, std::move(*b)});
+    }
+  }
+
+  Cursor& cur_;
+  const BodyDecodeOptions& opt_;
+};
+
+}  // namespace
+
+Result<void> check_version(const Description& d, std::uint32_t incoming) {
+  if (incoming > d.version_id) {
+    Error e = make_error(Errc::version_too_new,
+                         fmt::format("incoming version {} is newer than local version {}",
+                                     incoming, d.version_id));
+    e.section = d.name;
+    return fail(std::move(e));
+  }
+  if (incoming < d.minimum_version_id) {
+    Error e = make_error(Errc::version_too_old,
+                         fmt::format("incoming version {} is older than local minimum version {}",
+                                     incoming, d.minimum_version_id));
+    e.section = d.name;
+    return fail(std::move(e));
+  }
+  return {};
+}
+
+Result<Struct> decode_body(const Description& d, Cursor& cur, std::uint32_t version,
+                           const BodyDecodeOptions& opt) {
+  auto checked = check_version(d, version);
+  if (!checked) return fail(std::move(checked.error().at(cur.offset())));
+  BodyDecoder dec(cur, opt);
+  return dec.body(d, version, 0);
+}
+
+Result<void> encode_value(const Value& v, ByteWriter& out) {
+  return std::visit(
+      [&](const auto& x) -> Result<void> {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, Null>) {
+          out.put_u8(kNullPointerMarker);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          out.put_u8(x ? 1 : 0);
+        } else if constexpr (std::is_same_v<T, double>) {
+          out.put_be64(std::bit_cast<std::uint64_t>(x));
+        } else if constexpr (std::is_integral_v<T>) {
+          out.put_be(x);
+        } else if constexpr (std::is_same_v<T, Blob>) {
+          out.put_bytes(x.bytes);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          if (x.size() > 0xffffffffu) return fail(Errc::limit_exceeded, "string over 4 GiB");
+          out.put_be32(static_cast<std::uint32_t>(x.size()));
+          out.put_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(x.data()), x.size()));
+        } else if constexpr (std::is_same_v<T, Array>) {
+          const bool marked = x.layout == ArrayLayout::marker_list;
+          for (std::size_t i = 0; i < x.items.size(); ++i) {
+            if (marked) out.put_u8(1);
+            auto r = encode_value(x.items[i], out);
+            if (!r) return fail(std::move(r.error().in_field(fmt::format("[{}]", i))));
+          }
+          if (marked) out.put_u8(0);
+        } else if constexpr (std::is_same_v<T, Struct>) {
+          return encode_body(x, out);
+        }
+        return {};
+      },
+      v.v);
+}
+
+Result<void> encode_body(const Struct& body, ByteWriter& out) {
+  for (const auto& m : body.members) {
+    auto r = encode_value(m.value, out);
+    if (!r) return fail(std::move(r.error().in_field(m.name)));
+  }
+  for (const auto& sub : body.subsections) {
+    if (sub.name.size() > 255) {
+      Error e = make_error(Errc::invalid_value, "subsection name longer than 255 bytes");
+      return fail(std::move(e.in_field(sub.name.substr(0, 64))));
+    }
+    out.put_u8(kSubsectionMarker);
+    out.put_counted_string(sub.name);
+    out.put_be32(sub.version_id);
+    auto r = encode_body(sub.body, out);
+    if (!r) return fail(std::move(r.error().in_field(sub.name)));
+  }
+  return {};
+}
+
+}  // namespace statewire
