@@ -35,6 +35,15 @@ constexpr T from_be(T v) noexcept {
   else
     return static_cast<T>(__builtin_bswap64(static_cast<std::uint64_t>(v)));
 }
+template <class T>
+constexpr T from_le(T v) noexcept {
+  if constexpr (std::endian::native == std::endian::little || sizeof(T) == 1) {
+    return v;
+  } else {
+    static_assert(std::endian::native == std::endian::little, "big-endian hosts: add swaps");
+    return v;
+  }
+}
 }  // namespace detail
 
 class Cursor {
@@ -64,6 +73,16 @@ class Cursor {
     std::memcpy(&v, data_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
     return detail::from_be(v);
+  }
+
+  template <class T>
+  [[nodiscard]] Result<T> read_le() {
+    static_assert(std::is_integral_v<T>);
+    if (remaining() < sizeof(T)) return short_read(sizeof(T));
+    T v;
+    std::memcpy(&v, data_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return detail::from_le(v);
   }
 
   // The next n bytes as a view into the input (no copy).
@@ -100,6 +119,18 @@ class ByteWriter {
     v = detail::from_be(v);
     std::uint8_t* p = grow(sizeof(T));
     std::memcpy(p, &v, sizeof(T));
+  }
+  template <class T>
+  void put_le(T v) {
+    static_assert(std::is_integral_v<T>);
+    v = detail::from_le(v);
+    std::memcpy(grow(sizeof(T)), &v, sizeof(T));
+  }
+  // Overwrites already written bytes (for lengths known only afterwards).
+  template <class T>
+  void patch_le(std::size_t at, T v) {
+    v = detail::from_le(v);
+    std::memcpy(buf_.data() + at, &v, sizeof(T));
   }
   void put_be16(std::uint16_t v) { put_be(v); }
   void put_be32(std::uint32_t v) { put_be(v); }

@@ -1,0 +1,371 @@
+// Reads the framed format (layout in framed_layout.hpp, docs/framed-format.md).
+//
+// Every record's CRC is checked before its payload is parsed, and every length
+// confines a child cursor: reading past it, or leaving bytes unread in it, is
+// an error naming the section, the field and the offset.
+#include <fmt/format.h>
+#include <lz4.h>
+#include <zstd.h>
+
+#include <bit>
+
+#include "codec/framed/framed_layout.hpp"
+#include "core/crc32c.hpp"
+#include "statewire/framed.hpp"
+
+namespace statewire {
+
+namespace {
+
+using namespace framed;
+
+// A compressed record may not claim to expand past this (a zip bomb guard).
+constexpr std::uint64_t kMaxRawRecord = 1ull << 31;
+
+Result<std::string> read_str(Cursor& c) {
+  SW_TRY(len, c.read_le<std::uint16_t>());
+  SW_TRY(span, c.read_bytes(len));
+  return std::string(reinterpret_cast<const char*>(span.data()), span.size());
+}
+
+Result<void> expect_consumed(const Cursor& c, std::string_view what) {
+  if (!c.empty())
+    return fail(c.error_here(Errc::mismatch,
+                             fmt::format("{} bytes left unread at the end of {}", c.remaining(), what)));
+  return {};
+}
+
+class FramedReader {
+ public:
+  FramedReader(ByteSpan in, const FramedDecodeOptions& opt) : in_(in), cur_(in), opt_(opt) {}
+
+  Result<FramedStream> read() {
+    if (!is_framed(in_))
+      return fail(cur_.error_here(Errc::bad_magic, "not a statewire framed stream (bad magic)"));
+    SW_CHECK(cur_.skip(sizeof kMagic));
+    SW_TRY(version, cur_.read_le<std::uint16_t>());
+    if (version != kFramedFormatVersion)
+      return fail(cur_.error_here(Errc::unsupported,
+                                  fmt::format("framed format version {}, this build reads {}",
+                                              version, kFramedFormatVersion)));
+    bool have_header = false;
+    while (true) {
+      std::uint64_t record_offset = cur_.offset();
+      SW_TRY(type, cur_.read_u8());
+      SW_TRY(flags, cur_.read_u8());
+      SW_TRY(len, cur_.read_le<std::uint32_t>());
+      SW_TRY(payload, cur_.sub(len));
+      SW_TRY(crc, cur_.read_le<std::uint32_t>());
+      std::uint32_t actual = detail::crc32c(0, in_.data() + record_offset,
+                                            kRecordHeaderSize + len);
+      if (crc != actual) {
+        Error e = make_error(Errc::mismatch,
+                             fmt::format("CRC32C mismatch in record type {:#04x}: stored {:#010x}, "
+                                         "computed {:#010x}",
+                                         type, crc, actual));
+        e.offset = record_offset;
+        if (type == kSection) e.section = peek_section_label(payload);
+        return fail(std::move(e));
+      }
+      if (!have_header && type != kHeader)
+        return fail(at(record_offset, Errc::invalid_value, "first record is not the header"));
+      switch (type) {
+        case kHeader: {
+          if (have_header) return fail(at(record_offset, Errc::invalid_value, "second header record"));
+          SW_CHECK(header(payload));
+          have_header = true;
+          break;
+        }
+        case kNames: SW_CHECK(names(payload)); break;
+        case kSection: {
+          SW_TRY(raw, unpack(payload, flags, record_offset));
+          Cursor body = raw.empty() ? payload : Cursor(raw, payload.offset());
+          SW_CHECK(section(body, flags, record_offset));
+          break;
+        }
+        case kEnd: {
+          SW_CHECK(end(payload, record_offset));
+          if (!cur_.empty())
+            return fail(cur_.error_here(Errc::invalid_value,
+                                        fmt::format("{} bytes after the end record", cur_.remaining())));
+          out_.bytes = cur_.offset();
+          return std::move(out_);
+        }
+        default:
+          if (flags & kFlagMandatory)
+            return fail(at(record_offset, Errc::unknown_section,
+                           fmt::format("unknown mandatory record type {:#04x}", type)));
+          out_.skipped.push_back(fmt::format("record type {:#04x} at offset {:#x} (optional, unknown)",
+                                             type, record_offset));
+      }
+    }
+  }
+
+ private:
+  static Error at(std::uint64_t offset, Errc code, std::string msg) {
+    Error e = make_error(code, std::move(msg));
+    e.offset = offset;
+    return e;
+  }
+
+  // Best effort, for messages about a record whose CRC failed.
+  static std::string peek_section_label(Cursor payload) {
+    auto name = read_str(payload);
+    auto inst = payload.read_le<std::uint32_t>();
+    if (!name || !inst) return {};
+    return fmt::format("{}/{}", *name, *inst);
+  }
+
+  Result<void> header(Cursor c) {
+    FramedHeader& h = out_.header;
+    SW_TRY(producer, read_str(c));
+    SW_TRY(pversion, read_str(c));
+    SW_TRY(machine, read_str(c));
+    h.producer = std::move(producer);
+    h.producer_version = std::move(pversion);
+    h.machine_type = std::move(machine);
+    SW_TRY(ncaps, c.read_le<std::uint16_t>());
+    for (unsigned i = 0; i < ncaps; ++i) {
+      SW_TRY(cap, read_str(c));
+      h.capabilities.push_back(std::move(cap));
+    }
+    SW_TRY(nprops, c.read_le<std::uint16_t>());
+    for (unsigned i = 0; i < nprops; ++i) {
+      SW_TRY(k, read_str(c));
+      SW_TRY(v, read_str(c));
+      h.properties.emplace_back(std::move(k), std::move(v));
+    }
+    return expect_consumed(c, "the header record");
+  }
+
+  Result<void> names(Cursor c) {
+    SW_TRY(n, c.read_le<std::uint32_t>());
+    // Each name takes at least its 2-byte length.
+    if (n > c.remaining() / 2)
+      return fail(c.error_here(Errc::truncated, fmt::format("name table of {} entries", n)));
+    for (std::uint32_t i = 0; i < n; ++i) {
+      SW_TRY(name, read_str(c));
+      names_.push_back(std::move(name));
+    }
+    return expect_consumed(c, "a name table record");
+  }
+
+  Result<Bytes> unpack(const Cursor& payload, std::uint8_t flags, std::uint64_t record_offset) {
+    if (!(flags & (kFlagZstd | kFlagLz4))) return Bytes{};
+    Cursor c = payload;
+    SW_TRY(raw_len, c.read_le<std::uint32_t>());
+    if (raw_len > kMaxRawRecord || raw_len > opt_.limits.max_blob)
+      return fail(at(record_offset, Errc::limit_exceeded,
+                     fmt::format("compressed record claims {} bytes", raw_len)));
+    SW_TRY(packed, c.read_bytes(c.remaining()));
+    Bytes raw(raw_len);
+    if (flags & kFlagZstd) {
+      std::size_t n = ZSTD_decompress(raw.data(), raw.size(), packed.data(), packed.size());
+      if (ZSTD_isError(n) || n != raw_len)
+        return fail(at(record_offset, Errc::invalid_value,
+                       fmt::format("zstd payload does not decompress to {} bytes", raw_len)));
+    } else {
+      int n = LZ4_decompress_safe(reinterpret_cast<const char*>(packed.data()),
+                                  reinterpret_cast<char*>(raw.data()),
+                                  static_cast<int>(packed.size()), static_cast<int>(raw.size()));
+      if (n < 0 || static_cast<std::uint32_t>(n) != raw_len)
+        return fail(at(record_offset, Errc::invalid_value,
+                       fmt::format("lz4 payload does not decompress to {} bytes", raw_len)));
+    }
+    return raw;
+  }
+
+  Result<void> section(Cursor c, std::uint8_t flags, std::uint64_t record_offset) {
+    Section sec;
+    SW_TRY(name, read_str(c));
+    sec.name = std::move(name);
+    SW_TRY(inst, c.read_le<std::uint32_t>());
+    SW_TRY(ver, c.read_le<std::uint32_t>());
+    SW_TRY(kind, c.read_u8());
+    SW_TRY(sid, c.read_le<std::uint32_t>());
+    SW_TRY(fp, c.read_le<std::uint64_t>());
+    sec.instance_id = inst;
+    sec.version_id = ver;
+    sec.section_id = sid;
+    if (kind > static_cast<std::uint8_t>(SectionKind::end))
+      return fail(at(record_offset, Errc::invalid_value, fmt::format("section kind {}", kind)));
+    sec.kind = static_cast<SectionKind>(kind);
+    if (opt_.known_section && !opt_.known_section(sec)) {
+      bool mandatory = flags & kFlagMandatory;
+      auto policy = mandatory ? opt_.unknown_mandatory : opt_.unknown_optional;
+      if (policy == UnknownSectionPolicy::refuse) {
+        Error e = at(record_offset, Errc::unknown_section,
+                     fmt::format("the destination does not know this {} section",
+                                 mandatory ? "mandatory" : "optional"));
+        e.section = sec.label();
+        return fail(std::move(e));
+      }
+      out_.skipped.push_back(fmt::format("section {} at offset {:#x} ({}, unknown)", sec.label(),
+                                         record_offset, mandatory ? "mandatory" : "optional"));
+      return {};
+    }
+    auto body = structure(c, 0);
+    if (!body) return fail(std::move(body.error().in_section(sec.label())));
+    auto done = expect_consumed(c, "the section");
+    if (!done) return fail(std::move(done.error().in_section(sec.label())));
+    sec.body = std::move(*body);
+    out_.provenance.push_back({sec.label(), fp});
+    out_.stream.sections.push_back(std::move(sec));
+    return {};
+  }
+
+  Result<Struct> structure(Cursor& c, std::size_t depth) {
+    if (depth > opt_.limits.max_depth)
+      return fail(c.error_here(Errc::limit_exceeded, "structures nested too deep"));
+    Struct s;
+    SW_TRY(n, c.read_le<std::uint32_t>());
+    // Each member takes at least a name index and a value tag.
+    if (n > c.remaining() / (4 + kValueTagSize))
+      return fail(c.error_here(Errc::truncated, fmt::format("{} members cannot fit", n)));
+    s.members.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      SW_TRY(idx, c.read_le<std::uint32_t>());
+      if (idx >= names_.size())
+        return fail(c.error_here(Errc::invalid_value,
+                                 fmt::format("name index {} not in the name table ({} names)", idx,
+                                             names_.size())));
+      auto v = value(c, depth);
+      if (!v) return fail(std::move(v.error().in_field(names_[idx])));
+      s.members.push_back({names_[idx], std::move(*v)});
+    }
+    SW_TRY(nsub, c.read_le<std::uint32_t>());
+    if (nsub > c.remaining() / 10)
+      return fail(c.error_here(Errc::truncated, fmt::format("{} subsections cannot fit", nsub)));
+    for (std::uint32_t i = 0; i < nsub; ++i) {
+      SubsectionState sub;
+      SW_TRY(name, read_str(c));
+      sub.name = std::move(name);
+      SW_TRY(ver, c.read_le<std::uint32_t>());
+      sub.version_id = ver;
+      SW_TRY(len, c.read_le<std::uint32_t>());
+      SW_TRY(inner, c.sub(len));
+      auto body = structure(inner, depth + 1);
+      if (!body) return fail(std::move(body.error().in_field(sub.name)));
+      auto done = expect_consumed(inner, "subsection " + sub.name);
+      if (!done) return fail(std::move(done.error().in_field(sub.name)));
+      sub.body = std::move(*body);
+      s.subsections.push_back(std::move(sub));
+    }
+    return s;
+  }
+
+  Result<Value> value(Cursor& c, std::size_t depth) {
+    SW_TRY(type, c.read_u8());
+    SW_TRY(len, c.read_le<std::uint32_t>());
+    SW_TRY(p, c.sub(len));
+    if (type > static_cast<std::uint8_t>(ValueKind::structure))
+      return fail(p.error_here(Errc::invalid_value, fmt::format("unknown value type {}", type)));
+    auto kind = static_cast<ValueKind>(type);
+    auto need = [&](std::size_t n) -> Result<void> {
+      if (len != n)
+        return fail(p.error_here(Errc::mismatch,
+                                 fmt::format("{} value of {} bytes, expected {}", kind_name(kind),
+                                             len, n)));
+      return {};
+    };
+    Value v;
+    switch (kind) {
+      case ValueKind::null: SW_CHECK(need(0)); v = Null{}; break;
+      case ValueKind::u8: { SW_CHECK(need(1)); SW_TRY(x, p.read_le<std::uint8_t>()); v = x; break; }
+      case ValueKind::u16: { SW_CHECK(need(2)); SW_TRY(x, p.read_le<std::uint16_t>()); v = x; break; }
+      case ValueKind::u32: { SW_CHECK(need(4)); SW_TRY(x, p.read_le<std::uint32_t>()); v = x; break; }
+      case ValueKind::u64: { SW_CHECK(need(8)); SW_TRY(x, p.read_le<std::uint64_t>()); v = x; break; }
+      case ValueKind::i8: { SW_CHECK(need(1)); SW_TRY(x, p.read_le<std::int8_t>()); v = x; break; }
+      case ValueKind::i16: { SW_CHECK(need(2)); SW_TRY(x, p.read_le<std::int16_t>()); v = x; break; }
+      case ValueKind::i32: { SW_CHECK(need(4)); SW_TRY(x, p.read_le<std::int32_t>()); v = x; break; }
+      case ValueKind::i64: { SW_CHECK(need(8)); SW_TRY(x, p.read_le<std::int64_t>()); v = x; break; }
+      case ValueKind::boolean: {
+        SW_CHECK(need(1));
+        SW_TRY(x, p.read_u8());
+        if (x > 1) return fail(p.error_here(Errc::invalid_value, fmt::format("bool byte {}", x)));
+        v = x == 1;
+        break;
+      }
+      case ValueKind::f64: {
+        SW_CHECK(need(8));
+        SW_TRY(x, p.read_le<std::uint64_t>());
+        v = std::bit_cast<double>(x);
+        break;
+      }
+      case ValueKind::blob: {
+        SW_TRY(span, p.read_bytes(len));
+        v = Blob{std::vector<std::uint8_t>(span.begin(), span.end())};
+        break;
+      }
+      case ValueKind::string: {
+        SW_TRY(span, p.read_bytes(len));
+        v = std::string(reinterpret_cast<const char*>(span.data()), span.size());
+        break;
+      }
+      case ValueKind::array: {
+        if (depth > opt_.limits.max_depth)
+          return fail(p.error_here(Errc::limit_exceeded, "arrays nested too deep"));
+        Array a;
+        SW_TRY(layout, p.read_u8());
+        if (layout > static_cast<std::uint8_t>(ArrayLayout::marker_list))
+          return fail(p.error_here(Errc::invalid_value, fmt::format("array layout {}", layout)));
+        a.layout = static_cast<ArrayLayout>(layout);
+        SW_TRY(n, p.read_le<std::uint32_t>());
+        if (n > opt_.limits.max_elements || n > p.remaining() / kValueTagSize)
+          return fail(p.error_here(Errc::limit_exceeded,
+                                   fmt::format("array of {} elements in {} bytes", n, p.remaining())));
+        a.items.reserve(n);
+        for (std::uint32_t i = 0; i < n; ++i) {
+          auto item = value(p, depth + 1);
+          if (!item) return fail(std::move(item.error().in_field(fmt::format("[{}]", i))));
+          a.items.push_back(std::move(*item));
+        }
+        v = std::move(a);
+        break;
+      }
+      case ValueKind::structure: {
+        SW_TRY(s, structure(p, depth + 1));
+        v = std::move(s);
+        break;
+      }
+    }
+    SW_CHECK(expect_consumed(p, fmt::format("a {} value", kind_name(kind))));
+    return v;
+  }
+
+  Result<void> end(Cursor c, std::uint64_t record_offset) {
+    SW_TRY(nsections, c.read_le<std::uint64_t>());
+    SW_TRY(offset, c.read_le<std::uint64_t>());
+    SW_CHECK(expect_consumed(c, "the end record"));
+    std::uint64_t seen = out_.stream.sections.size() + skipped_sections();
+    if (nsections != seen)
+      return fail(at(record_offset, Errc::mismatch,
+                     fmt::format("end record counts {} sections, the stream held {}", nsections, seen)));
+    if (offset != record_offset)
+      return fail(at(record_offset, Errc::mismatch,
+                     fmt::format("end record says it starts at {:#x}", offset)));
+    return {};
+  }
+
+  std::uint64_t skipped_sections() const {
+    std::uint64_t n = 0;
+    for (const auto& s : out_.skipped)
+      if (s.rfind("section ", 0) == 0) ++n;
+    return n;
+  }
+
+  ByteSpan in_;
+  Cursor cur_;
+  const FramedDecodeOptions& opt_;
+  std::vector<std::string> names_;
+  FramedStream out_;
+};
+
+}  // namespace
+
+Result<FramedStream> decode_framed(ByteSpan bytes, const FramedDecodeOptions& opt) {
+  FramedReader r(bytes, opt);
+  return r.read();
+}
+
+}  // namespace statewire
