@@ -20,6 +20,7 @@ void report(const Error& e) {
 
 void register_commands(CLI::App& app) {
   register_schema(app);
+  register_caps(app);
 }
 
 }  // namespace statewire::cli

@@ -16,6 +16,7 @@ inline constexpr int kExitUsage = 2;     // wrong arguments (CLI11's own)
 void register_commands(CLI::App& app);
 void register_schema(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_caps(CLI::App& app);
 
 // Subcommands run inside CLI11's callbacks; they record their exit code here.
 void set_exit_code(int code);
