@@ -116,6 +116,11 @@ struct Section {
 
 struct StateStream {
   std::vector<Section> sections;
+  // Stream-level records a wire format carries besides its sections (QEMU:
+  // header version, configuration, commands, footer mode, description trailer),
+  // so a stream converted between codecs keeps them. Empty for formats that
+  // have none; each codec reads only the members it wrote.
+  Struct envelope;
   friend bool operator==(const StateStream&, const StateStream&) = default;
 };
 

@@ -18,6 +18,7 @@ enum RecordType : std::uint8_t {
   kHeader = 0x01,
   kNames = 0x02,
   kSection = 0x03,
+  kEnvelope = 0x04,
   kEnd = 0x0f,
 };
 

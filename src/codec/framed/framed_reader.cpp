@@ -77,6 +77,16 @@ class FramedReader {
           break;
         }
         case kNames: SW_CHECK(names(payload)); break;
+        case kEnvelope: {
+          SW_TRY(raw, unpack(payload, flags, record_offset));
+          Cursor body = raw.empty() ? payload : Cursor(raw, payload.offset());
+          auto env = structure(body, 0);
+          if (!env) return fail(std::move(env.error().in_section("envelope")));
+          auto done = expect_consumed(body, "the envelope");
+          if (!done) return fail(std::move(done.error().in_section("envelope")));
+          out_.stream.envelope = std::move(*env);
+          break;
+        }
         case kSection: {
           SW_TRY(raw, unpack(payload, flags, record_offset));
           Cursor body = raw.empty() ? payload : Cursor(raw, payload.offset());

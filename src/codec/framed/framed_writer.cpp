@@ -24,6 +24,13 @@ class FramedWriter {
     out_.put_bytes(ByteSpan(kMagic, sizeof kMagic));
     out_.put_le<std::uint16_t>(kFramedFormatVersion);
     SW_CHECK(header());
+    if (!s.envelope.members.empty() || !s.envelope.subsections.empty()) {
+      ByteWriter env;
+      auto r = structure(s.envelope, env);
+      if (!r) return fail(std::move(r.error().in_section("envelope")));
+      if (!pending_names_.empty()) names_record();
+      SW_CHECK(record(kEnvelope, kFlagMandatory, env.bytes(), true));
+    }
     for (const Section& sec : s.sections) {
       ByteWriter body;
       SW_CHECK(section_payload(sec, body));

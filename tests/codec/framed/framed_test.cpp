@@ -54,6 +54,8 @@ StateStream sample_stream() {
   for (std::uint32_t i = 0; i < 4096; ++i) regs.items.push_back(std::uint32_t{i % 7});
   big.members = {{"regs", regs}};
   s.sections.push_back({SectionKind::full, 2, "big", 1, 1, big});
+  s.envelope.members = {{"format", std::string("qemu-savevm")}, {"version", std::uint32_t{3}},
+                        {"section_footers", true}};
   return s;
 }
 
