@@ -21,6 +21,7 @@ void report(const Error& e) {
 void register_commands(CLI::App& app) {
   register_schema(app);
   register_caps(app);
+  register_check(app);
 }
 
 }  // namespace statewire::cli

@@ -15,6 +15,7 @@ inline constexpr int kExitUsage = 2;     // wrong arguments (CLI11's own)
 
 void register_commands(CLI::App& app);
 void register_schema(CLI::App& app);
+void register_check(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_caps(CLI::App& app);
 

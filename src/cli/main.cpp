@@ -7,6 +7,11 @@ int main(int argc, char** argv) {
   CLI::App app{"statewire: versioned, compatible state migration"};
   app.require_subcommand(1);
   statewire::cli::register_commands(app);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own codes are 100+; the documented one for wrong arguments is 2.
+    return app.exit(e) == 0 ? 0 : statewire::cli::kExitUsage;
+  }
   return statewire::cli::exit_code();
 }

@@ -1,0 +1,93 @@
+// statewire/check.hpp — find the schema changes that break migration.
+//
+// check_compat compares the schemas of an old and a new build (QEMU
+// -dump-vmstate JSON or statewire's export) and says, per change, what a real
+// loader does with the bytes in each direction: forward (old build sends, new
+// build loads) and backward (new sends, old loads). Names are not on QEMU's
+// wire, so a rename at the same size and position is no break while a field
+// appended at the end, a `_V` field inside a nested struct or a raised
+// minimum version are. With a MachineSet it also says which machine types
+// migrate across the two builds. It reads schemas only; it never looks at a
+// stream. Rendering (text, JSON) lives beside it; docs/check.md lists the rules.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "statewire/machine_types.hpp"
+#include "statewire/schema.hpp"
+
+namespace statewire {
+
+enum class Verdict : std::uint8_t {
+  ok,      // streams load and mean the same
+  risk,    // loads or breaks depending on run-time state (needed(), a test)
+           // or loads with a changed meaning; needs a maintainer's review
+  breaks,  // a real loader fails or puts bytes in the wrong fields
+};
+enum class Severity : std::uint8_t { info, warning, error };
+enum class CheckDirection : std::uint8_t { forward, backward, both };
+
+std::string_view verdict_name(Verdict v) noexcept;
+std::string_view severity_name(Severity s) noexcept;
+std::string_view direction_name(CheckDirection d) noexcept;
+
+// A condition under which a finding matters: the named content is on the wire.
+// `breaks_when_sent` is false for findings that break when the content is
+// *not* sent (a test newly guarding a field that the other side always sends).
+struct FindingCondition {
+  GateTarget target = GateTarget::subsection;
+  std::string name;  // subsection name, field path, "" for the section
+  bool breaks_when_sent = true;
+};
+
+struct Finding {
+  std::string device;   // schema device key (QOM type); "" for dump-level findings
+  std::string section;  // vmsd name: the section id on the wire
+  std::string path;     // "state.divider", "[serial/recv_fifo].recv_fifo.head"
+  std::string rule;     // stable rule id, see docs/check.md ("field-removed")
+  Verdict forward = Verdict::ok;
+  Verdict backward = Verdict::ok;
+  Severity severity = Severity::info;  // from the verdicts of the checked directions
+  std::string explanation;  // one sentence a device maintainer can act on
+  std::string repair;       // how to change the device so it migrates ("" if none)
+  std::string transform;    // a declarative rule that would load the old stream
+  std::vector<FindingCondition> conditions;  // innermost last
+};
+
+// A (source build, machine type) -> (destination build, same machine type) pair.
+struct MachinePair {
+  std::string machine;
+  CheckDirection direction = CheckDirection::forward;  // forward or backward
+  Verdict verdict = Verdict::ok;
+  std::vector<std::string> reasons;  // one line per finding that decides it
+};
+
+struct CheckOptions {
+  CheckDirection direction = CheckDirection::both;
+  const MachineSet* machines = nullptr;  // optional; evaluated when set
+};
+
+struct CheckReport {
+  std::optional<std::string> old_machine, new_machine;
+  CheckDirection direction = CheckDirection::both;
+  std::size_t devices_compared = 0;
+  std::vector<Finding> findings;    // grouped by device in old-dump order
+  std::vector<MachinePair> machines;
+
+  std::size_t count(Severity s) const noexcept;
+  bool breaking() const noexcept { return count(Severity::error) > 0; }
+};
+
+CheckReport check_compat(const SchemaSet& old_schema, const SchemaSet& new_schema,
+                         const CheckOptions& options = {});
+
+struct RenderOptions {
+  bool show_info = true;  // text: list info findings too
+};
+std::string render_check_text(const CheckReport& report, const RenderOptions& opt = {});
+std::string render_check_json(const CheckReport& report);
+
+}  // namespace statewire

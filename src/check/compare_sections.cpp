@@ -1,0 +1,177 @@
+// Devices (top-level sections) and version numbers, old against new.
+//
+// Devices are matched by their dump key (QOM type) like QEMU's checker, but
+// the wire knows only the vmsd name: a QOM rename with the same vmsd name is
+// no break, a vmsd rename is. A section or subsection's version_id is on the
+// wire and must lie in the destination's [minimum_version_id, version_id]; a
+// nested struct's version is not on the wire at all.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "check/compare.hpp"
+
+namespace statewire::check_detail {
+
+void compare_versions(const Description& o, const Description& n, const Scope& s, Sink& sink,
+                      bool nested) {
+  const std::string what = s.path.empty() ? fmt::format("Section \"{}\"", n.name)
+                                          : fmt::format("Subsection \"{}\"", n.name);
+  if (nested) {
+    if (o.version_id != n.version_id || o.minimum_version_id != n.minimum_version_id)
+      sink.add(s, s.path, "nested-version-changed", Verdict::ok, Verdict::ok,
+               fmt::format("Nested description \"{}\" changed version {}/{} -> {}/{} "
+                           "(version/minimum); nested versions are not on the wire, so this "
+                           "alone changes nothing, and cannot gate new fields.",
+                           n.name, o.version_id, o.minimum_version_id, n.version_id,
+                           n.minimum_version_id));
+    return;
+  }
+  if (n.version_id > o.version_id) {
+    sink.add(s, s.path, "version-raised", Verdict::ok, Verdict::breaks,
+             fmt::format("{} version_id went {} -> {}: a new source always writes {}, which every "
+                         "old destination rejects as too new, whatever the machine type.",
+                         what, o.version_id, n.version_id, n.version_id),
+             "If the new state is optional, keep version_id and send it in a subsection tied to a "
+             "compat property; otherwise backward migration is given up knowingly.",
+             fmt::format("backward: rewrite \"{}\" version {} as {} (drop fields newer than {})",
+                         n.name, n.version_id, o.version_id, o.version_id));
+  } else if (n.version_id < o.version_id) {
+    sink.add(s, s.path, "version-lowered", Verdict::breaks,
+             n.version_id >= o.minimum_version_id ? Verdict::ok : Verdict::breaks,
+             fmt::format("{} version_id went {} -> {}: the new destination rejects an old "
+                         "source's version {} as too new.",
+                         what, o.version_id, n.version_id, o.version_id),
+             fmt::format("Never lower version_id; keep it at {} or above.", o.version_id));
+  }
+  if (n.minimum_version_id > o.minimum_version_id) {
+    bool cut = n.minimum_version_id > o.version_id;
+    sink.add(s, s.path, "minimum-version-raised", cut ? Verdict::breaks : Verdict::ok, Verdict::ok,
+             cut ? fmt::format("{} minimum_version_id went {} -> {}, above the old build's "
+                               "version_id {}: the new destination rejects every old stream as "
+                               "too old.",
+                               what, o.minimum_version_id, n.minimum_version_id, o.version_id)
+                 : fmt::format("{} minimum_version_id went {} -> {}; streams from the old build "
+                               "(version {}) still load, only older ones are refused.",
+                               what, o.minimum_version_id, n.minimum_version_id, o.version_id),
+             cut ? fmt::format("Keep minimum_version_id at most {} so the old build's streams "
+                               "load.",
+                               o.version_id)
+                 : std::string());
+  } else if (n.minimum_version_id < o.minimum_version_id) {
+    sink.add(s, s.path, "minimum-version-lowered", Verdict::ok, Verdict::ok,
+             fmt::format("{} minimum_version_id went {} -> {}: the new build accepts more old "
+                         "streams.",
+                         what, o.minimum_version_id, n.minimum_version_id));
+  }
+}
+
+namespace {
+
+void compare_device(const DeviceSchema& od, const DeviceSchema& nd, Sink& sink) {
+  if (od.description == nd.description) return;
+  const Description& o = od.description;
+  const Description& n = nd.description;
+  Scope s;
+  s.device = od.key;
+  s.section = n.name;
+  s.fwd = {o.version_id, o.version_id};
+  s.bwd = {n.version_id, n.version_id};
+  if (o.name != n.name) {
+    s.section = o.name;
+    sink.add(s, "", "section-renamed", Verdict::breaks, Verdict::breaks,
+             fmt::format("The section id (vmsd name) changed \"{}\" -> \"{}\": it is on the wire, "
+                         "so each build fails on the other's stream with an unknown section.",
+                         o.name, n.name),
+             fmt::format("Keep the vmsd name \"{}\" (C identifiers may change freely).", o.name),
+             fmt::format("forward: rename section \"{}\" to \"{}\"", o.name, n.name));
+    s.section = n.name;
+  }
+  compare_versions(o, n, s, sink, /*nested=*/false);
+  compare_body(o, n, s, sink);
+}
+
+}  // namespace
+
+void compare_devices(const SchemaSet& os, const SchemaSet& ns, Sink& sink, std::size_t& compared) {
+  std::unordered_map<std::string_view, std::size_t> new_index;
+  new_index.reserve(ns.devices.size());
+  for (std::size_t j = 0; j < ns.devices.size(); ++j) new_index.emplace(ns.devices[j].key, j);
+  std::vector<bool> new_taken(ns.devices.size(), false);
+  std::vector<const DeviceSchema*> old_only;
+
+  // Removed devices are judged after renames are known, but reported in place.
+  std::vector<std::pair<const DeviceSchema*, const DeviceSchema*>> order;
+  for (const auto& od : os.devices) {
+    auto it = new_index.find(od.key);
+    if (it != new_index.end() && !new_taken[it->second]) {
+      new_taken[it->second] = true;
+      order.emplace_back(&od, &ns.devices[it->second]);
+    } else {
+      order.emplace_back(&od, nullptr);
+      old_only.push_back(&od);
+    }
+  }
+  // A device key that changed while its vmsd name stayed (and is unique among
+  // the unmatched on both sides) is a QOM rename: the wire is unchanged.
+  std::unordered_map<const DeviceSchema*, const DeviceSchema*> renamed;
+  for (const DeviceSchema* od : old_only) {
+    auto count_old = std::count_if(old_only.begin(), old_only.end(), [&](const DeviceSchema* x) {
+      return x->description.name == od->description.name;
+    });
+    int hit = -1, hits = 0;
+    for (std::size_t j = 0; j < ns.devices.size(); ++j)
+      if (!new_taken[j] && ns.devices[j].description.name == od->description.name) {
+        hit = static_cast<int>(j);
+        ++hits;
+      }
+    if (count_old == 1 && hits == 1) {
+      new_taken[static_cast<std::size_t>(hit)] = true;
+      renamed[od] = &ns.devices[static_cast<std::size_t>(hit)];
+    }
+  }
+
+  for (auto [od, nd] : order) {
+    if (nd) {
+      ++compared;
+      compare_device(*od, *nd, sink);
+      continue;
+    }
+    Scope s;
+    s.device = od->key;
+    s.section = od->description.name;
+    if (auto r = renamed.find(od); r != renamed.end()) {
+      ++compared;
+      sink.add(s, "", "device-renamed", Verdict::ok, Verdict::ok,
+               fmt::format("Device type \"{}\" is now \"{}\" with the same section id \"{}\"; the "
+                           "stream is unchanged, but the destination must be started with the "
+                           "new type name.",
+                           od->key, r->second->key, od->description.name));
+      compare_device(*od, *r->second, sink);
+      continue;
+    }
+    sink.add(s, "", "section-removed", Verdict::breaks, Verdict::ok,
+             fmt::format("Device type \"{}\" (section \"{}\") is gone from the new build: a VM "
+                         "using it cannot migrate there (unknown section); migrating back is "
+                         "unaffected.",
+                         od->key, od->description.name),
+             fmt::format("Keep a vmsd named \"{}\" that loads the old stream.",
+                         od->description.name),
+             fmt::format("forward: drop section \"{}\"", od->description.name));
+  }
+  for (std::size_t j = 0; j < ns.devices.size(); ++j) {
+    if (new_taken[j]) continue;
+    Scope s;
+    s.device = ns.devices[j].key;
+    s.section = ns.devices[j].description.name;
+    sink.add(s, "", "section-added", Verdict::ok, Verdict::ok,
+             fmt::format("New device type \"{}\" (section \"{}\"): the old build cannot run a VM "
+                         "that uses it, so no stream between the builds carries it.",
+                         ns.devices[j].key, ns.devices[j].description.name));
+  }
+}
+
+}  // namespace statewire::check_detail

@@ -1,0 +1,76 @@
+// `statewire check OLD.json NEW.json`: what in NEW's schemas breaks migration
+// with OLD's, per direction, as text or JSON, with exit codes for CI
+// (docs/check.md): 0 compatible, 1 breaking changes (or warnings with
+// --strict), 2 wrong arguments or unreadable input.
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "statewire/check.hpp"
+#include "statewire/schema_json.hpp"
+
+namespace statewire::cli {
+
+namespace {
+
+constexpr int kExitCompatible = 0;
+constexpr int kExitBreaking = 1;
+constexpr int kExitBadInput = 2;
+
+struct CheckArgs {
+  std::string old_path, new_path, machines_path;
+  std::string format = "text";
+  std::string direction = "both";
+  bool strict = false;
+  bool hide_info = false;
+};
+
+void unreadable(const Error& e) {
+  fmt::print(stderr, "statewire: error: {} [{}]\n", e.to_string(), errc_name(e.code));
+  set_exit_code(kExitBadInput);
+}
+
+}  // namespace
+
+void register_check(CLI::App& app) {
+  auto args = std::make_shared<CheckArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "check", "Compare two schema dumps (old build, new build) and report what breaks migration");
+  cmd->add_option("old", args->old_path, "Schema dump of the old build (QEMU -dump-vmstate JSON)")
+      ->required();
+  cmd->add_option("new", args->new_path, "Schema dump of the new build")->required();
+  cmd->add_option("--format", args->format, "text (grouped by device) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--machines", args->machines_path,
+                  "Machine types, compat properties and gates (JSON, see docs/check.md)");
+  cmd->add_option("--direction", args->direction,
+                  "forward (old->new), backward (new->old) or both: which verdicts count")
+      ->check(CLI::IsMember({"forward", "backward", "both"}));
+  cmd->add_flag("--strict", args->strict, "Exit 1 on warnings (risks) too");
+  cmd->add_flag("--hide-info", args->hide_info, "text: leave out info findings");
+  cmd->callback([args] {
+    auto old_schema = load_schema_file(args->old_path);
+    if (!old_schema) return unreadable(old_schema.error());
+    auto new_schema = load_schema_file(args->new_path);
+    if (!new_schema) return unreadable(new_schema.error());
+    std::optional<MachineSet> machines;
+    if (!args->machines_path.empty()) {
+      auto m = load_machine_set_file(args->machines_path);
+      if (!m) return unreadable(m.error());
+      machines = std::move(*m);
+    }
+    CheckOptions opt;
+    opt.direction = args->direction == "forward"    ? CheckDirection::forward
+                    : args->direction == "backward" ? CheckDirection::backward
+                                                    : CheckDirection::both;
+    opt.machines = machines ? &*machines : nullptr;
+    CheckReport report = check_compat(*old_schema, *new_schema, opt);
+    if (args->format == "json")
+      fmt::print("{}", render_check_json(report));
+    else
+      fmt::print("{}", render_check_text(report, RenderOptions{!args->hide_info}));
+    bool fail = report.breaking() || (args->strict && report.count(Severity::warning) > 0);
+    set_exit_code(fail ? kExitBreaking : kExitCompatible);
+  });
+}
+
+}  // namespace statewire::cli
