@@ -34,23 +34,30 @@ Presence combine_outer(Presence outer, Presence here) {
 }
 
 // Wire layout of a field as tokens, nested structs inlined: two layouts with
-// the same tokens put the same bytes in the same order.
-void flatten(const Field& f, std::vector<std::string>& out) {
+// the same tokens put the same bytes in the same order under the same gate.
+// Inside a struct the outer field's gate decides (nested versions are not on
+// the wire), unless a nested field has its own test.
+std::string gate_token(const Field& f) {
+  return f.has_test() ? "t" : fmt::format("v{}", f.version_id);
+}
+
+void flatten(const Field& f, std::vector<std::string>& out, const std::string& gate) {
   bool single = f.count.mode == Count::Mode::single && !f.list && !f.nullable;
   if (f.nested && single) {
-    for (const auto& g : f.nested->field_list()) flatten(g, out);
+    for (const auto& g : f.nested->field_list()) flatten(g, out, g.has_test() ? "t" : gate);
     for (const auto& sub : f.nested->subsection_list())
       out.push_back("sub:" + sub.description.name);
     return;
   }
   if (f.nested) {
-    out.push_back(fmt::format("structs:{}", f.nested->name));
+    out.push_back(fmt::format("structs:{}:{}", f.nested->name, gate));
     return;
   }
   auto b = field_bytes(f);
-  std::string gate = f.has_test() ? "t" : fmt::format("v{}", f.version_id);
   out.push_back(b ? fmt::format("{}:{}", *b, gate) : fmt::format("?{}:{}", f.size, gate));
 }
+
+void flatten(const Field& f, std::vector<std::string>& out) { flatten(f, out, gate_token(f)); }
 
 std::vector<std::string> flatten_all(std::span<const Field> fs) {
   std::vector<std::string> out;

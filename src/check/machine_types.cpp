@@ -73,6 +73,9 @@ Result<MachineSet> parse_machine_set_json(std::string_view text) {
   Json root = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return bad("$", "not valid JSON");
   if (!root.is_object()) return bad("$", "expected an object with \"machines\" and \"gates\"");
+  for (auto it = root.begin(); it != root.end(); ++it)
+    if (it.key() != "machines" && it.key() != "gates")
+      return bad("$", fmt::format("unknown key \"{}\" (expected \"machines\" and \"gates\")", it.key()));
   MachineSet set;
   if (auto it = root.find("machines"); it != root.end()) {
     if (!it->is_array()) return bad("$.machines", "expected an array");

@@ -69,6 +69,9 @@ void register_check(CLI::App& app) {
     else
       fmt::print("{}", render_check_text(report, RenderOptions{!args->hide_info}));
     bool fail = report.breaking() || (args->strict && report.count(Severity::warning) > 0);
+    // With machine types, a machine pair that breaks fails the check too.
+    for (const auto& p : report.machines)
+      fail = fail || p.verdict == Verdict::breaks || (args->strict && p.verdict == Verdict::risk);
     set_exit_code(fail ? kExitBreaking : kExitCompatible);
   });
 }
