@@ -22,6 +22,13 @@ bool semantic_risk(std::string_view rule) {
   return rule == "field-type-changed" || rule == "unused-reused" || rule == "field-reordered";
 }
 
+// The value that switches a gate off, for the suggested compat entry.
+std::string opposite(const std::string& active_when) {
+  if (active_when == "on" || active_when == "true" || active_when == "yes") return "off";
+  if (active_when == "off" || active_when == "false" || active_when == "no") return "on";
+  return "not " + active_when;
+}
+
 std::string where(const Finding& f) {
   if (f.device.empty()) return "(dump)";
   return f.path.empty() ? f.device : fmt::format("{} {}", f.device, f.path);
@@ -47,7 +54,7 @@ void evaluate_machines(const MachineSet& ms, CheckReport& report) {
         Verdict v = dir == CheckDirection::forward ? f.forward : f.backward;
         if (v == Verdict::ok) continue;
         bool moot = false, all_known = true;
-        std::vector<std::string> why;
+        std::vector<std::string> why, fix;
         auto consider = [&](GateTarget t, const std::string& name, bool breaks_when_sent,
                             bool required) {
           const PropertyGate* g = ms.find_gate(f.device, t, name);
@@ -60,6 +67,10 @@ void evaluate_machines(const MachineSet& ms, CheckReport& report) {
                                     t == GateTarget::section ? "section" : name,
                                     active ? "sent" : "not sent"));
           if (active != breaks_when_sent) moot = true;
+          if (active && breaks_when_sent)
+            fix.push_back(fmt::format("{{\"driver\": \"{}\", \"property\": \"{}\", \"value\": \"{}\"}}",
+                                      g->driver.empty() ? g->device : g->driver, g->property,
+                                      opposite(g->active_when)));
         };
         consider(GateTarget::section, "", true, /*required=*/false);
         for (const auto& c : f.conditions) consider(c.target, c.name, c.breaks_when_sent, true);
@@ -71,6 +82,9 @@ void evaluate_machines(const MachineSet& ms, CheckReport& report) {
         if (!why.empty()) reason += fmt::format(" because {}", fmt::join(why, ", "));
         else if (final_v == Verdict::risk && !f.conditions.empty())
           reason += " (no gate given for it: add one to decide)";
+        if (final_v == Verdict::breaks && !fix.empty())
+          reason += fmt::format("; fix: add {} to the compat properties of {}", fmt::join(fix, ", "),
+                                ms.machines[m].name);
         pair.reasons.push_back(std::move(reason));
         pair.verdict = std::max(pair.verdict, final_v);
       }

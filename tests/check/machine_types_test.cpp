@@ -94,6 +94,10 @@ TEST(MachineTypes, GatedSubsectionBreaksOnlyMachineTypesThatSendIt) {
     if (p.machine == "acme-2.1" && p.direction == CheckDirection::backward) {
       ASSERT_EQ(p.reasons.size(), 1u);
       EXPECT_THAT(p.reasons[0], ::testing::HasSubstr("acme-nic.migrate-extra=on (default)"));
+      EXPECT_THAT(p.reasons[0],
+                  ::testing::HasSubstr(R"(fix: add {"driver": "acme-nic", "property": )"
+                                       R"("migrate-extra", "value": "off"} to the compat )"
+                                       R"(properties of acme-2.1)"));
     }
 }
 
