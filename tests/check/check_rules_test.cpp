@@ -138,6 +138,12 @@ TEST(CheckRules, FieldsMovedIntoNestedStructAreCompatible) {
               ElementsAre("fields-wrapped b ok/ok"));
 }
 
+TEST(CheckRules, FieldsMovedIntoStructNamedLikeTheirFirstField) {
+  std::string inner = desc("grp", 1, 1, kB + "," + kC);
+  EXPECT_THAT(check(base(kA + "," + kB + "," + kC), base(kA + "," + st("b", 64, inner))),
+              ElementsAre("fields-wrapped b ok/ok"));
+}
+
 TEST(CheckRules, StructReplacedByLeafOfOtherLayoutBreaks) {
   std::string inner = desc("grp", 1, 1, kB + "," + kC);
   EXPECT_THAT(check(base(kA + "," + st("g", 64, inner)), base(kA + "," + fld("g", 8))),
