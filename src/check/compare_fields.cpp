@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "check/compare.hpp"
@@ -329,11 +331,7 @@ struct Pass {
     // Same count, same shape at each position: renames.
     if (!any_unused && O.size() == N.size()) {
       bool pairable = true;
-      for (std::size_t i = 0; i < O.size() && pairable; ++i) {
-        bool so = O[i].nested != nullptr, sn = N[i].nested != nullptr;
-        pairable = so == sn && (so || (element_bytes(O[i]) == element_bytes(N[i]) &&
-                                       O[i].count == N[i].count));
-      }
+      for (std::size_t i = 0; i < O.size() && pairable; ++i) pairable = same_shape(O[i], N[i]);
       if (pairable) {
         for (std::size_t i = 0; i < O.size(); ++i) pair(O[i], N[i]);
         return;
@@ -354,8 +352,23 @@ struct Pass {
       for (std::size_t i = 0; i < O.size(); ++i) pair(O[i], N[i]);
       return;
     }
-    for (const auto& o : O) removed(o);
-    for (const auto& n : N) added(n);
+    // Same-shaped fields at either end of the gap are renames; what is left
+    // in the middle was removed or added.
+    std::size_t head = 0, tail = 0;
+    while (head < O.size() && head < N.size() && same_shape(O[head], N[head])) ++head;
+    while (tail < O.size() - head && tail < N.size() - head &&
+           same_shape(O[O.size() - 1 - tail], N[N.size() - 1 - tail]))
+      ++tail;
+    for (std::size_t i = 0; i < head; ++i) pair(O[i], N[i]);
+    for (const auto& o : O.subspan(head, O.size() - head - tail)) removed(o);
+    for (const auto& n : N.subspan(head, N.size() - head - tail)) added(n);
+    for (std::size_t i = tail; i-- > 0;) pair(O[O.size() - 1 - i], N[N.size() - 1 - i]);
+  }
+
+  static bool same_shape(const Field& o, const Field& n) {
+    bool so = o.nested != nullptr, sn = n.nested != nullptr;
+    if (so != sn || is_unused(o) || is_unused(n)) return false;
+    return so || (element_bytes(o) == element_bytes(n) && o.count == n.count);
   }
 
   // `unused` blocks stand for bytes; compare totals, not fields.
@@ -403,17 +416,38 @@ struct Pass {
   }
 };
 
-// Longest common subsequence of names: the pairs (i, j) it aligns.
+// A hostile dump may hold huge field lists; the quadratic table is used only
+// up to this many cells (16 MiB), beyond that a greedy in-order match.
+constexpr std::size_t kMaxAlignCells = std::size_t{1} << 22;
+
+// Pairs (i, j) aligning equal names in order: the longest common subsequence
+// for lists of real sizes, a greedy match for huge ones.
 std::vector<std::pair<std::size_t, std::size_t>> align(std::span<const Field> a,
                                                          std::span<const Field> b) {
   const std::size_t m = a.size(), n = b.size();
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  if ((m + 1) > kMaxAlignCells / (n + 1)) {
+    std::unordered_map<std::string_view, std::vector<std::size_t>> where;
+    for (std::size_t j = n; j-- > 0;) where[b[j].name].push_back(j);  // ascending via back()
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+      auto it = where.find(a[i].name);
+      if (it == where.end()) continue;
+      auto& js = it->second;
+      while (!js.empty() && js.back() < next) js.pop_back();
+      if (js.empty()) continue;
+      out.emplace_back(i, js.back());
+      next = js.back() + 1;
+      js.pop_back();
+    }
+    return out;
+  }
   std::vector<std::uint32_t> t((m + 1) * (n + 1), 0);
   auto at = [&](std::size_t i, std::size_t j) -> std::uint32_t& { return t[i * (n + 1) + j]; };
   for (std::size_t i = m; i-- > 0;)
     for (std::size_t j = n; j-- > 0;)
       at(i, j) = a[i].name == b[j].name ? at(i + 1, j + 1) + 1
                                         : std::max(at(i + 1, j), at(i, j + 1));
-  std::vector<std::pair<std::size_t, std::size_t>> out;
   std::size_t i = 0, j = 0;
   while (i < m && j < n) {
     if (a[i].name == b[j].name) {
@@ -466,17 +500,24 @@ void compare_fields(const Description& od, const Description& nd, const Scope& s
     }
   }
   std::vector<bool> o_moved(O.size(), false), n_moved(N.size(), false);
-  for (std::size_t g = 0; g < gaps.size(); ++g)
-    for (std::size_t oi : gaps[g].o)
-      for (std::size_t h = 0; h < gaps.size() && !o_moved[oi]; ++h) {
-        if (h == g) continue;
-        for (std::size_t ni : gaps[h].n)
-          if (!n_moved[ni] && O[oi].name == N[ni].name && !is_unused(O[oi])) {
+  {
+    // Unaligned new fields by name, with their gap, in order.
+    std::unordered_map<std::string_view, std::vector<std::pair<std::size_t, std::size_t>>> loose;
+    for (std::size_t g = 0; g < gaps.size(); ++g)
+      for (std::size_t ni : gaps[g].n) loose[N[ni].name].emplace_back(g, ni);
+    for (std::size_t g = 0; g < gaps.size(); ++g)
+      for (std::size_t oi : gaps[g].o) {
+        if (is_unused(O[oi])) continue;
+        auto it = loose.find(O[oi].name);
+        if (it == loose.end()) continue;
+        for (auto& [h, ni] : it->second)
+          if (h != g && !n_moved[ni]) {
             o_moved[oi] = n_moved[ni] = true;
             p.reordered(O[oi], N[ni], lo + oi, lo + ni);
             break;
           }
       }
+  }
 
   for (std::size_t k = 0; k <= pairs.size(); ++k) {
     std::vector<Field> go, gn;  // small; gaps are rare and short

@@ -117,21 +117,21 @@ void compare_devices(const SchemaSet& os, const SchemaSet& ns, Sink& sink, std::
   }
   // A device key that changed while its vmsd name stayed (and is unique among
   // the unmatched on both sides) is a QOM rename: the wire is unchanged.
+  std::unordered_map<std::string_view, int> old_by_vmsd, new_by_vmsd;  // count, or index
+  for (const DeviceSchema* od : old_only) ++old_by_vmsd[od->description.name];
+  for (std::size_t j = 0; j < ns.devices.size(); ++j) {
+    if (new_taken[j]) continue;
+    auto [it, fresh] = new_by_vmsd.emplace(ns.devices[j].description.name, static_cast<int>(j));
+    if (!fresh) it->second = -1;  // ambiguous
+  }
   std::unordered_map<const DeviceSchema*, const DeviceSchema*> renamed;
   for (const DeviceSchema* od : old_only) {
-    auto count_old = std::count_if(old_only.begin(), old_only.end(), [&](const DeviceSchema* x) {
-      return x->description.name == od->description.name;
-    });
-    int hit = -1, hits = 0;
-    for (std::size_t j = 0; j < ns.devices.size(); ++j)
-      if (!new_taken[j] && ns.devices[j].description.name == od->description.name) {
-        hit = static_cast<int>(j);
-        ++hits;
-      }
-    if (count_old == 1 && hits == 1) {
-      new_taken[static_cast<std::size_t>(hit)] = true;
-      renamed[od] = &ns.devices[static_cast<std::size_t>(hit)];
-    }
+    auto it = new_by_vmsd.find(od->description.name);
+    if (old_by_vmsd[od->description.name] != 1 || it == new_by_vmsd.end() || it->second < 0)
+      continue;
+    auto j = static_cast<std::size_t>(it->second);
+    new_taken[j] = true;
+    renamed[od] = &ns.devices[j];
   }
 
   for (auto [od, nd] : order) {

@@ -6,6 +6,9 @@
 // false; a removed one is the mirror image. Matching is by exact name.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "check/compare.hpp"
@@ -13,6 +16,8 @@
 namespace statewire::check_detail {
 
 namespace {
+
+constexpr std::size_t kMaxRenamePairs = 4096;
 
 std::string sub_path(const Scope& s, const std::string& name) {
   return s.join("[" + name + "]");
@@ -32,16 +37,23 @@ void compare_subsections(const Description& od, const Description& nd, const Sco
   if (os.empty() && ns.empty()) return;
   std::vector<int> match_of_old(os.size(), -1);
   std::vector<bool> new_taken(ns.size(), false);
-  for (std::size_t i = 0; i < os.size(); ++i)
-    for (std::size_t j = 0; j < ns.size(); ++j)
-      if (!new_taken[j] && os[i].description.name == ns[j].description.name) {
-        match_of_old[i] = static_cast<int>(j);
-        new_taken[j] = true;
-        break;
-      }
-  // A removed and an added subsection with the same body: a rename.
+  {
+    std::unordered_map<std::string_view, std::vector<std::size_t>> by_name;
+    for (std::size_t j = ns.size(); j-- > 0;) by_name[ns[j].description.name].push_back(j);
+    for (std::size_t i = 0; i < os.size(); ++i) {
+      auto it = by_name.find(os[i].description.name);
+      if (it == by_name.end() || it->second.empty()) continue;
+      match_of_old[i] = static_cast<int>(it->second.back());
+      new_taken[it->second.back()] = true;
+      it->second.pop_back();
+    }
+  }
+  // A removed and an added subsection with the same body: a rename. Bodies
+  // are compared pairwise, so only for the few a real change produces.
   std::vector<int> rename_of_old(os.size(), -1);
-  for (std::size_t i = 0; i < os.size(); ++i) {
+  std::size_t removed = static_cast<std::size_t>(std::count(match_of_old.begin(), match_of_old.end(), -1));
+  std::size_t added = static_cast<std::size_t>(std::count(new_taken.begin(), new_taken.end(), false));
+  for (std::size_t i = 0; i < os.size() && removed * added <= kMaxRenamePairs; ++i) {
     if (match_of_old[i] >= 0) continue;
     int found = -1, hits = 0;
     for (std::size_t j = 0; j < ns.size(); ++j)

@@ -280,3 +280,37 @@ TEST(CheckRules, FindingsCarryDeviceSectionExplanationAndRepair) {
 
 }  // namespace
 }  // namespace statewire
+
+namespace statewire {
+namespace {
+
+// A hostile dump with huge field lists must not make the alignment allocate
+// a quadratic table or the reorder search run quadratically.
+SchemaSet wide(std::size_t n, bool reversed, const char* prefix) {
+  SchemaSet s;
+  DeviceSchema d;
+  d.key = d.name = d.description.name = "dev";
+  d.description.fields.emplace();
+  for (std::size_t i = 0; i < n; ++i) {
+    Field f;
+    f.name = fmt::format("{}{}", prefix, reversed ? n - 1 - i : i);
+    f.size = 4;
+    d.description.fields->push_back(std::move(f));
+  }
+  s.devices.push_back(std::move(d));
+  return s;
+}
+
+TEST(CheckRules, HugeFieldListsAreAlignedWithoutQuadraticTable) {
+  constexpr std::size_t kN = 30000;
+  CheckReport renamed = check_compat(wide(kN, false, "f"), wide(kN, false, "g"));
+  EXPECT_EQ(renamed.findings.size(), kN);
+  EXPECT_FALSE(renamed.breaking());
+  CheckReport reversed = check_compat(wide(kN, false, "f"), wide(kN, true, "f"));
+  EXPECT_EQ(reversed.findings.size(), kN - 1);
+  EXPECT_EQ(reversed.findings.front().rule, "field-reordered");
+  EXPECT_TRUE(reversed.breaking());
+}
+
+}  // namespace
+}  // namespace statewire
