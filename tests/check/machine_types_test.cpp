@@ -141,3 +141,30 @@ TEST(MachineTypes, TestGatedFieldSettledByItsGate) {
 
 }  // namespace
 }  // namespace statewire
+
+namespace statewire {
+namespace {
+
+TEST(MachineTypes, SectionGateMakesEveryFindingOfTheDeviceMootWhereItIsNotSent) {
+  // Like pc_compat_2_7's {isa-pcspk, migrate, off}: the whole section is skipped.
+  auto m = parse_machine_set_json(R"({
+    "machines": [{"name": "m-3", "compat": []},
+                 {"name": "m-2", "compat": [{"driver": "spk", "property": "migrate", "value": "off"}]}],
+    "gates": [{"device": "spk", "section": true, "property": "migrate",
+               "default": "on", "active_when": "on"}]})");
+  ASSERT_TRUE(m) << m.error().to_string();
+  CheckOptions opt;
+  opt.machines = &*m;
+  opt.direction = CheckDirection::backward;
+  std::string o = check_test::dev(check_test::desc("spk", 1, 1, check_test::fld("a", 4)), "spk");
+  std::string n = check_test::dev(check_test::desc("spk", 2, 1, check_test::fld("a", 4)), "spk");
+  CheckReport r = check_compat(check_test::dump(o), check_test::dump(n), opt);
+  ASSERT_EQ(r.machines.size(), 2u);
+  EXPECT_EQ(r.machines[0].machine, "m-3");
+  EXPECT_EQ(r.machines[0].verdict, Verdict::breaks);
+  EXPECT_EQ(r.machines[1].verdict, Verdict::ok);
+  EXPECT_TRUE(r.machines[1].reasons.empty());
+}
+
+}  // namespace
+}  // namespace statewire
