@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,11 @@ bool is_unused(const Field& f) noexcept;
 std::uint64_t element_bytes(const Field& f) noexcept;
 // Total wire bytes of a field, nullopt when run-time dependent.
 std::optional<std::uint64_t> field_bytes(const Field& f) noexcept;
+
+// Pairs (i, j) with a[i].name == b[j].name, increasing in both: the longest
+// common subsequence, or a greedy match for lists too long for its table.
+std::vector<std::pair<std::size_t, std::size_t>> align_by_name(std::span<const Field> a,
+                                                                 std::span<const Field> b);
 
 void compare_versions(const Description& o, const Description& n, const Scope& s, Sink& sink,
                       bool nested);
