@@ -28,6 +28,23 @@ bool same_body(const Description& a, const Description& b) {
          a.field_list() == b.field_list() && a.subsection_list() == b.subsection_list();
 }
 
+// A loader reads subsections only while their names start with its own
+// vmsd name; a renamed parent can end that for subsections kept unchanged.
+void prefix_check(const std::string& sub, const Description& od, const Description& nd,
+                  const Scope& s, Sink& sink) {
+  bool fwd_ok = sub.starts_with(nd.name), bwd_ok = sub.starts_with(od.name);
+  if (fwd_ok && bwd_ok) return;
+  auto& f = sink.add(
+      s, sub_path(s, sub), "subsection-prefix-mismatch", fwd_ok ? Verdict::ok : Verdict::risk,
+      bwd_ok ? Verdict::ok : Verdict::risk,
+      fmt::format("The parent description was renamed \"{}\" -> \"{}\" but subsection \"{}\" "
+                  "was not: a destination stops reading subsections whose name does not start "
+                  "with its own vmsd name, so whenever it is sent the load fails.",
+                  od.name, nd.name, sub),
+      "Rename parent and subsections together (or keep the parent's name).");
+  f.conditions.push_back({GateTarget::subsection, sub, true});
+}
+
 }  // namespace
 
 void compare_subsections(const Description& od, const Description& nd, const Scope& s,
@@ -71,6 +88,7 @@ void compare_subsections(const Description& od, const Description& nd, const Sco
     const Description& o = os[i].description;
     if (match_of_old[i] >= 0) {
       const Description& n = ns[static_cast<std::size_t>(match_of_old[i])].description;
+      if (od.name != nd.name) prefix_check(o.name, od, nd, s, sink);
       if (o == n) continue;
       Scope inner = s;
       inner.path = sub_path(s, o.name);

@@ -234,7 +234,13 @@ TEST(CheckCorpus, SectionRemovedAddedRenamed) {
                 s.devices.push_back(d);
               }),
               ElementsAre("section-added  ok/ok"));
+  // Its subsection keeps the old "mc146818rtc/" prefix, which a loader of
+  // section "rtc" would not read: a second, real consequence.
   EXPECT_THAT(mutate([](SchemaSet& s) { device(s, "mc146818rtc").description.name = "rtc"; }),
+              ElementsAre("section-renamed  breaks/breaks",
+                          "subsection-prefix-mismatch [mc146818rtc/irq_reinject_on_ack_count] "
+                          "risk/ok"));
+  EXPECT_THAT(mutate([](SchemaSet& s) { device(s, "isa-pcspk").description.name = "speaker"; }),
               ElementsAre("section-renamed  breaks/breaks"));
 }
 

@@ -235,6 +235,14 @@ TEST(CheckRules, SubsectionsOfNestedStructs) {
               ElementsAre("subsection-removed s.[inner/x] risk/ok"));
 }
 
+TEST(CheckRules, RenamedParentStrandsItsSubsections) {
+  // The loader stops at a subsection whose name lacks the parent's vmsd name.
+  std::string o = desc("inner", 1, 1, kB, desc("inner/x", 1, 1, kC));
+  std::string n = desc("core", 1, 1, kB, desc("inner/x", 1, 1, kC));
+  EXPECT_THAT(check(base(kA + "," + st("s", 8, o)), base(kA + "," + st("s", 8, n))),
+              ElementsAre("nested-renamed s ok/ok", "subsection-prefix-mismatch s.[inner/x] risk/ok"));
+}
+
 TEST(CheckRules, SectionsAddedRemovedRenamed) {
   std::string one = base(kA);
   std::string two = one + "," + dev(desc("other", 1, 1, kB), "other-dev");
