@@ -307,7 +307,7 @@ TEST(FramedCodec, RejectsBadMagicVersionAndTrailingBytes) {
 // tests/fuzz/seeds/framed/small.bin was written by hand from docs/framed-format.md
 // (by a separate Python script), so this pins the byte layout to the document.
 TEST(FramedCodec, FileWrittenFromTheSpecDecodes) {
-  Bytes b = testing::read_bytes(std::filesystem::path(STATEWIRE_TEST_DATA_DIR) / ".." / "fuzz" /
+  Bytes b = testing::read_bytes(std::filesystem::path(STATEWIRE_TESTS_DIR) / "fuzz" /
                                 "seeds" / "framed" / "small.bin");
   auto r = decode_framed(b);
   ASSERT_TRUE(r) << r.error().to_string();
