@@ -113,6 +113,7 @@ struct RamRecord {
   std::uint16_t flags = 0;          // flag part of the word
   bool named = false;               // the block name was on the wire (no CONTINUE)
   const std::string* block = nullptr;  // current block (null for MEM_SIZE/EOS)
+  std::uint64_t page_size = 4096;   // target page size of the stream
   std::uint8_t fill = 0;            // ZERO: the fill byte
   ByteSpan data;                    // PAGE: the page bytes
 };

@@ -21,6 +21,8 @@ void report(const Error& e) {
 void register_commands(CLI::App& app) {
   register_schema(app);
   register_caps(app);
+  register_analyze(app);
+  register_convert(app);
 }
 
 }  // namespace statewire::cli

@@ -17,6 +17,8 @@ void register_commands(CLI::App& app);
 void register_schema(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_caps(CLI::App& app);
+void register_analyze(CLI::App& app);
+void register_convert(CLI::App& app);
 
 // Subcommands run inside CLI11's callbacks; they record their exit code here.
 void set_exit_code(int code);

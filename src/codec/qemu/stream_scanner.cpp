@@ -423,6 +423,7 @@ class Scanner {
     while (true) {
       RamRecord rec;
       rec.stream_offset = cur_.offset();
+      rec.page_size = page_size_;
       SW_TRY(word, ctx(cur_.read_be64(), label, "page header"));
       rec.flags = static_cast<std::uint16_t>(word & mask);
       rec.addr = word & ~mask;
