@@ -363,6 +363,12 @@ class Scanner {
         notes = "the trailer's sizes do not end at a record; ";
     }
     if (!end && footers_ != false) end = scan_footer(h.body_offset, h.section_id);
+    if (!end && td && h.kind == SectionKind::full &&
+        h.body_offset + td->body_size <= bytes_.size()) {
+      // Neither a footer where the trailer says nor anywhere later: take the
+      // trailer's word, so the footer check names the exact bad bytes.
+      end = h.body_offset + td->body_size;
+    }
 
     const Description* used = nullptr;
     std::optional<Attempt> got;
@@ -394,6 +400,10 @@ class Scanner {
       notes += fmt::format("{} '{}': {}; ", schema_source_name(src), d->name, why);
     }
     if (!got) {
+      if (!end && footers_ != false)
+        return fail_at(Errc::truncated, h.body_offset, label, "footer",
+                       fmt::format("{}no section footer (7e {:08x}) before the end of the input",
+                                   notes, h.section_id));
       if (!end)
         return fail_at(Errc::unsupported, h.body_offset, label, "",
                        fmt::format("cannot tell where the section ends: {}no footer, no trailer "
