@@ -129,7 +129,12 @@ Result<Json> trailer_struct(const Json& desc, const Struct& s) {
       if (i >= s.members.size()) return fail(Errc::mismatch, "fewer members than trailer fields");
       const Value& v = s.members[i++].value;
       const std::string name = fe.value("name", std::string());
-      if (fe.contains("array_len")) {
+      if (fe.contains("array_len") && v.get_if<Blob>()) {
+        // A uint8 array kept as one blob: one "0x%02x" per byte, as the script prints.
+        Json list = Json::array();
+        for (std::uint8_t b : v.get_if<Blob>()->bytes) list.push_back(int_text(b, 1, false));
+        out[name] = std::move(list);
+      } else if (fe.contains("array_len")) {
         const Array* a = v.get_if<Array>();
         if (!a) return fail(Errc::mismatch, "array entry without an array value");
         Json list = Json::array();

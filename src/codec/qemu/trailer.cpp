@@ -112,6 +112,14 @@ struct Converter {
         {"int64 equal", FieldKind::i64},  {"uint8 equal", FieldKind::i8},
         {"uint16 equal", FieldKind::i16}, {"int32 le", FieldKind::i32},
     };
+    if (type == "uint8" && size == 1 && f.count.mode == Count::Mode::fixed) {
+      // A byte array is one blob in the tree: compact in JSON, and decoded
+      // without a Value per byte (devices send kilobytes of them).
+      f.kind = FieldKind::buffer;
+      f.size = n;
+      f.count = Count::single();
+      return f;
+    }
     if (type == "struct" || type == "tmp" || type == "vstruct") {
       const Json* inner = &fj;
       if (type == "struct") {
