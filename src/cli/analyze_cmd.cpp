@@ -31,6 +31,10 @@ void run_analyze(const AnalyzeArgs& args) {
   auto decode = make_decode_options(args.schema);
   if (!decode) return report(decode.error());
   opt.decode = std::move(decode->options);
+  const MappedFile& f = *file;
+  opt.decode.bulk_read = [&f](std::uint64_t off, std::span<std::uint8_t> dst) {
+    return f.read_at(off, dst);
+  };
   opt.state_json = args.format == "json";
   std::optional<RamExtractor> extract;
   if (!args.extract_dir.empty()) extract.emplace(args.extract_dir);

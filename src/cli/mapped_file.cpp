@@ -13,6 +13,19 @@ namespace statewire::cli {
 
 MappedFile::~MappedFile() {
   if (data_) munmap(data_, size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::size_t> MappedFile::read_at(std::uint64_t offset, std::span<std::uint8_t> dst) const {
+  std::size_t done = 0;
+  while (done < dst.size()) {
+    ssize_t n = pread(fd_, dst.data() + done, dst.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(Errc::io_error, fmt::format("read failed: {}", std::strerror(errno)));
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
@@ -34,10 +47,8 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
       return fail(Errc::io_error, fmt::format("cannot map {}: {}", path, std::strerror(err)));
     }
     m.data_ = p;
-    // One pass, front to back: ask for aggressive read-ahead.
-    madvise(p, m.size_, MADV_SEQUENTIAL);
   }
-  ::close(fd);
+  m.fd_ = fd;
   return m;
 }
 

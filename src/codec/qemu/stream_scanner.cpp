@@ -71,6 +71,11 @@ Unexpected fail_at(Errc code, std::uint64_t offset, std::string_view section,
   return Unexpected(std::move(e));
 }
 
+// RAM through QemuDecodeOptions::bulk_read: a reused buffer, refilled when
+// less than one worst-case record (or block list) is left in it.
+constexpr std::size_t kWindow = 1u << 20;
+constexpr std::size_t kRefillBelow = 128u << 10;
+
 struct LiveSection {
   std::string idstr;
   std::uint32_t instance_id = 0;
@@ -426,21 +431,51 @@ class Scanner {
     return v_.on_device_body(h, std::move(got->body), raw, sum.source, used);
   }
 
+  Result<void> ram_body(const std::string& label) {
+    if (!opt_.bulk_read)
+      return ram_records(cur_, label, [](Cursor&) -> Result<void> { return {}; });
+    if (window_.size() != kWindow) window_.resize(kWindow);
+    std::uint64_t wbase = cur_.offset();
+    std::size_t wlen = 0;
+    auto refill = [&](Cursor& c) -> Result<void> {
+      if (c.remaining() >= kRefillBelow || wbase + wlen >= bytes_.size()) return {};
+      const std::size_t pos = c.position(), tail = wlen - pos;
+      std::memmove(window_.data(), window_.data() + pos, tail);
+      wbase += pos;
+      wlen = tail;
+      const std::size_t want = static_cast<std::size_t>(
+          std::min<std::uint64_t>(window_.size() - wlen, bytes_.size() - (wbase + wlen)));
+      SW_TRY(n, opt_.bulk_read(wbase + wlen, std::span<std::uint8_t>(window_.data() + wlen, want)));
+      if (n != want)
+        return fail_at(Errc::io_error, wbase + wlen, label, "",
+                       fmt::format("reader returned {} bytes, expected {}", n, want));
+      wlen += n;
+      c = Cursor(ByteSpan(window_.data(), wlen), wbase);
+      return {};
+    };
+    Cursor c(ByteSpan(window_.data(), 0), wbase);
+    SW_CHECK(ram_records(c, label, refill));
+    // The main cursor continues after the RAM body (a skip touches no memory).
+    return cur_.skip(static_cast<std::size_t>(c.offset() - cur_.offset()));
+  }
+
   // RAM bodies: records until EOS. The current block survives across
   // sections (QEMU resets it only at setup), so CONTINUE may open a PART.
-  Result<void> ram_body(const std::string& label) {
+  template <class Refill>
+  Result<void> ram_records(Cursor& cur, const std::string& label, Refill&& refill) {
     const std::uint64_t mask = page_size_ - 1;
     while (true) {
+      SW_CHECK(refill(cur));
       RamRecord rec;
-      rec.stream_offset = cur_.offset();
+      rec.stream_offset = cur.offset();
       rec.page_size = page_size_;
-      SW_TRY(word, ctx(cur_.read_be64(), label, "page header"));
+      SW_TRY(word, ctx(cur.read_be64(), label, "page header"));
       rec.flags = static_cast<std::uint16_t>(word & mask);
       rec.addr = word & ~mask;
       const std::uint16_t kind = rec.flags & ~kRamContinue;
       switch (kind) {
         case kRamMemSize:
-          SW_CHECK(ram_blocks(label, rec));
+          SW_CHECK(ram_blocks(cur, label, rec));
           continue;
         case kRamEos:
           return v_.on_ram_record(rec);
@@ -457,7 +492,7 @@ class Scanner {
                                      rec.flags, word));
       }
       if (!(rec.flags & kRamContinue)) {
-        SW_TRY(name, ctx(cur_.read_counted_string(), label, "block name"));
+        SW_TRY(name, ctx(cur.read_counted_string(), label, "block name"));
         if (name != block_) {
           auto it = std::find_if(blocks_.begin(), blocks_.end(),
                                  [&](const RamBlock& b) { return b.id == name; });
@@ -479,10 +514,10 @@ class Scanner {
                        fmt::format("page offset {:#x} outside block '{}' of {:#x} bytes", rec.addr,
                                    block_, block_len_));
       if (kind == kRamZero) {
-        SW_TRY(fill, ctx(cur_.read_u8(), label, "fill byte"));
+        SW_TRY(fill, ctx(cur.read_u8(), label, "fill byte"));
         rec.fill = fill;
       } else {
-        SW_TRY(data, ctx(cur_.read_bytes(page_size_), label, "page data"));
+        SW_TRY(data, ctx(cur.read_bytes(page_size_), label, "page data"));
         rec.data = data;
       }
       SW_CHECK(v_.on_ram_record(rec));
@@ -494,27 +529,27 @@ class Scanner {
                    fmt::format("not supported: {} at offset {}", what, off));
   }
 
-  Result<void> ram_blocks(const std::string& label, const RamRecord& rec) {
+  Result<void> ram_blocks(Cursor& cur, const std::string& label, const RamRecord& rec) {
     // No count on the wire: blocks follow until their lengths add up to the total.
     std::vector<RamBlock> blocks;
     std::uint64_t sum = 0;
     while (sum < rec.addr) {
       RamBlock b;
       std::string f = fmt::format("blocks[{}]", blocks.size());
-      SW_TRY(id, ctx(cur_.read_counted_string(), label, f + ".id"));
+      SW_TRY(id, ctx(cur.read_counted_string(), label, f + ".id"));
       b.id = std::move(id);
-      SW_TRY(len, ctx(cur_.read_be64(), label, f + ".used_length"));
+      SW_TRY(len, ctx(cur.read_be64(), label, f + ".used_length"));
       b.used_length = len;
       if (opt_.ram_block_page_size) {
-        SW_TRY(ps, ctx(cur_.read_be64(), label, f + ".page_size"));
+        SW_TRY(ps, ctx(cur.read_be64(), label, f + ".page_size"));
         b.page_size = ps;
       }
       if (opt_.ram_ignore_shared) {
-        SW_TRY(gpa, ctx(cur_.read_be64(), label, f + ".gpa"));
+        SW_TRY(gpa, ctx(cur.read_be64(), label, f + ".gpa"));
         b.gpa = gpa;
       }
       if (len > rec.addr - sum)
-        return fail_at(Errc::invalid_value, cur_.offset() - 8, label, f + ".used_length",
+        return fail_at(Errc::invalid_value, cur.offset() - 8, label, f + ".used_length",
                        fmt::format("block lengths add up past the total {:#x}", rec.addr));
       sum += len;
       blocks.push_back(std::move(b));
@@ -537,6 +572,7 @@ class Scanner {
   std::map<std::uint32_t, LiveSection> live_;
   std::uint64_t page_size_ = 4096;
   std::vector<RamBlock> blocks_;
+  std::vector<std::uint8_t> window_;
   std::string block_;
   std::uint64_t block_len_ = 0;
   bool have_block_ = false;
