@@ -11,8 +11,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "statewire/qemu_stream.hpp"
@@ -58,6 +60,9 @@ struct AnalyzeOptions {
   QemuDecodeOptions decode;
   bool state_json = false;  // render analyze-migration.py's --dump state layout
   int indent = 4;           // of that JSON
+  // When set, the state JSON is handed over in pieces as it is rendered
+  // (AnalyzeResult::state_json stays empty): output of any size, little memory.
+  std::function<void(std::string_view)> state_sink;
 };
 
 struct AnalyzeResult {

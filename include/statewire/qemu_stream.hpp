@@ -36,6 +36,10 @@
 
 namespace statewire::qemu {
 
+namespace detail {
+struct Trailer;  // the parsed description trailer (src/codec/qemu/trailer.hpp)
+}
+
 inline constexpr std::uint32_t kFileMagic = 0x5145564D;  // "QEVM"
 inline constexpr std::uint32_t kFileVersion = 3;
 
@@ -170,9 +174,12 @@ class QemuStreamVisitor {
   virtual Result<void> on_trailer(std::string_view /*json*/, std::uint64_t /*offset*/) {
     return {};
   }
-  // Called once before the first record: the trailer (already located at the
-  // end of the input) and whether sections carry footers are known then.
-  virtual Result<void> on_start(std::uint32_t /*version*/, bool /*has_trailer*/) { return {}; }
+  // Called once before the first record. `trailer` is the description
+  // trailer, already located at the end of the input and parsed (null when
+  // the stream has none); its type is internal to the library (analyze uses it).
+  virtual Result<void> on_start(std::uint32_t /*version*/, const detail::Trailer* /*trailer*/) {
+    return {};
+  }
 };
 
 // Walks the whole stream; memory stays bounded by the largest device section

@@ -5,7 +5,7 @@
 // `--dump state`; --extract-ram: one file per RAM block under DIR.
 #include <fmt/format.h>
 
-#include <sstream>
+#include <cstdio>
 
 #include "cli/commands.hpp"
 #include "cli/mapped_file.hpp"
@@ -16,6 +16,11 @@
 namespace statewire::cli {
 
 namespace {
+
+// Below this size the mapping is read directly: RAM through pread pays off
+// only when page headers are too many to stay cheap (each sits in a new
+// memory page; a TLB miss per full page), and the buffer costs page faults.
+constexpr std::size_t kBulkReadFrom = 64u << 20;
 
 struct AnalyzeArgs {
   std::string path;
@@ -32,10 +37,16 @@ void run_analyze(const AnalyzeArgs& args) {
   if (!decode) return report(decode.error());
   opt.decode = std::move(decode->options);
   const MappedFile& f = *file;
-  opt.decode.bulk_read = [&f](std::uint64_t off, std::span<std::uint8_t> dst) {
-    return f.read_at(off, dst);
-  };
+  if (f.bytes().size() >= kBulkReadFrom)
+    opt.decode.bulk_read = [&f](std::uint64_t off, std::span<std::uint8_t> dst) {
+      return f.read_at(off, dst);
+    };
+  // A schema that consumes exactly a section's bytes explains it; the
+  // re-encode check is for convert, which must write the same bytes back.
+  opt.decode.verify_reencode = false;
   opt.state_json = args.format == "json";
+  if (opt.state_json)
+    opt.state_sink = [](std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); };
   std::optional<RamExtractor> extract;
   if (!args.extract_dir.empty()) extract.emplace(args.extract_dir);
   auto r = qemu::analyze_qemu_stream(file->bytes(), opt, extract ? &*extract : nullptr);
@@ -44,10 +55,7 @@ void run_analyze(const AnalyzeArgs& args) {
     auto done = extract->finish();
     if (!done) return report(done.error());
   }
-  if (opt.state_json)
-    fmt::print("{}", r->state_json);
-  else
-    fmt::print("{}", qemu::report_text(r->report));
+  if (!opt.state_json) fmt::print("{}", qemu::report_text(r->report));
   if (extract)
     for (const auto& p : extract->written()) fmt::print(stderr, "wrote {}\n", p);
 }

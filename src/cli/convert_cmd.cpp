@@ -29,9 +29,10 @@ Result<StateStream> load_tree(const ConvertArgs& args) {
   ByteSpan b = file.bytes();
   if (b.size() >= 4 && std::memcmp(b.data(), "QEVM", 4) == 0) {
     SW_TRY(opts, make_decode_options(args.schema));
-    opts.options.bulk_read = [&file](std::uint64_t off, std::span<std::uint8_t> dst) {
-      return file.read_at(off, dst);
-    };
+    if (b.size() >= (64u << 20))  // see analyze_cmd.cpp
+      opts.options.bulk_read = [&file](std::uint64_t off, std::span<std::uint8_t> dst) {
+        return file.read_at(off, dst);
+      };
     return qemu::decode_qemu_stream(b, opts.options);
   }
   std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 
 #include "codec/qemu/trailer.hpp"
 
@@ -22,72 +23,179 @@ namespace {
 
 using detail::Json;
 
-std::string hex_bytes(ByteSpan b) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string s;
-  if (b.empty()) return s;
-  s.resize(b.size() * 3 - 1, ' ');
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    s[3 * i] = digits[b[i] >> 4];
-    s[3 * i + 1] = digits[b[i] & 15];
+// Writes JSON the way Python's json module does with indent=N and
+// separators (',', ': '), ensure_ascii: analyze-migration.py's output format.
+class PyJsonWriter {
+ public:
+  PyJsonWriter(std::string& out, int indent) : out_(out), indent_(indent) {}
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_list() { open('['); }
+  void end_list() { close(']'); }
+  void key(std::string_view k) {
+    item();
+    string(k);
+    out_ += ": ";
   }
-  return s;
+  void elem() { item(); }
+  void string(std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out_ += '"';
+    for (unsigned char c : s) {
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        default:
+          if (c < 0x20 || c >= 0x80) {
+            out_ += "\\u00";
+            out_ += hex[c >> 4];
+            out_ += hex[c & 15];
+          } else {
+            out_ += static_cast<char>(c);
+          }
+      }
+    }
+    out_ += '"';
+  }
+  void boolean(bool b) { out_ += b ? "true" : "false"; }
+  void null() { out_ += "null"; }
+  // A value already known to need no escaping (hex text).
+  void plain_string(std::string_view s) {
+    out_ += '"';
+    out_ += s;
+    out_ += '"';
+  }
+  std::string& out() { return out_; }
+  // To undo a partly written value.
+  struct Mark {
+    std::size_t size;
+    std::vector<bool> first;
+  };
+  Mark mark() const { return {out_.size(), first_}; }
+  void reset(const Mark& m) {
+    out_.resize(m.size);
+    first_ = m.first;
+  }
+
+ private:
+  void open(char c) {
+    out_ += c;
+    first_.push_back(true);
+  }
+  void close(char c) {
+    const bool empty = first_.back();
+    first_.pop_back();
+    if (!empty) newline();
+    out_ += c;
+  }
+  void item() {
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+    newline();
+  }
+  void newline() {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(indent_) * first_.size(), ' ');
+  }
+  std::string& out_;
+  int indent_;
+  std::vector<bool> first_;
+};
+
+void append_hex_bytes(std::string& out, ByteSpan b) {
+  static constexpr char digits[] = "0123456789abcdef";
+  if (b.empty()) return;
+  const std::size_t start = out.size();
+  out.resize(start + b.size() * 3 - 1, ' ');
+  char* p = out.data() + start;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    p[3 * i] = digits[b[i] >> 4];
+    p[3 * i + 1] = digits[b[i] & 15];
+  }
 }
 
 // analyze-migration.py: "0x%0{2*size}x", and for negative signed values the
 // unsigned pattern followed by " (<decimal>)".
-std::string int_text(std::uint64_t bits, std::size_t size, bool is_signed) {
-  if (size < 8) bits &= (std::uint64_t(1) << (8 * size)) - 1;
-  std::string s = fmt::format("0x{:0{}x}", bits, 2 * size);
-  if (is_signed && size > 0 && (bits >> (8 * size - 1)) & 1) {
+void append_int(std::string& out, std::uint64_t bits, std::size_t size, bool is_signed) {
+  if (size < 8 && size > 0) bits &= (std::uint64_t(1) << (8 * size)) - 1;
+  fmt::format_to(std::back_inserter(out), "0x{:0{}x}", bits, 2 * size);
+  if (is_signed && size > 0 && size <= 8 && (bits >> (8 * size - 1)) & 1) {
     std::int64_t v = size == 8 ? static_cast<std::int64_t>(bits)
                                : static_cast<std::int64_t>(bits) - (std::int64_t(1) << (8 * size));
-    s += fmt::format(" ({})", v);
+    fmt::format_to(std::back_inserter(out), " ({})", v);
   }
-  return s;
 }
 
-std::string value_bytes_hex(const Value& v) {
-  ByteWriter w;
-  (void)encode_value(v, w);
-  return hex_bytes(w.bytes());
+void write_int(PyJsonWriter& w, std::uint64_t bits, std::size_t size, bool is_signed) {
+  std::string& out = w.out();
+  out += '"';
+  append_int(out, bits, size, is_signed);
+  out += '"';
+}
+
+void write_value_bytes(PyJsonWriter& w, const Value& v) {
+  std::string& out = w.out();
+  out += '"';
+  if (const Blob* b = v.get_if<Blob>()) {
+    append_hex_bytes(out, b->bytes);
+  } else {
+    ByteWriter bw;
+    (void)encode_value(v, bw);
+    append_hex_bytes(out, bw.bytes());
+  }
+  out += '"';
 }
 
 // Rendering from the tree alone (no trailer entry).
-Json generic_value(const Value& v);
+void generic_value(PyJsonWriter& w, const Value& v);
 
-Json generic_struct(const Struct& s) {
-  Json out = Json::object();
-  for (const auto& m : s.members) out[m.name] = generic_value(m.value);
-  for (const auto& sub : s.subsections) out[sub.name] = generic_struct(sub.body);
-  return out;
+void generic_struct(PyJsonWriter& w, const Struct& s) {
+  w.begin_object();
+  for (const auto& m : s.members) {
+    w.key(m.name);
+    generic_value(w, m.value);
+  }
+  for (const auto& sub : s.subsections) {
+    w.key(sub.name);
+    generic_struct(w, sub.body);
+  }
+  w.end_object();
 }
 
-Json generic_value(const Value& v) {
+void generic_value(PyJsonWriter& w, const Value& v) {
   switch (v.kind()) {
-    case ValueKind::null: return Json(nullptr);
-    case ValueKind::boolean: return Json(*v.get_if<bool>());
+    case ValueKind::null: w.null(); return;
+    case ValueKind::boolean: w.boolean(*v.get_if<bool>()); return;
     case ValueKind::u8: case ValueKind::u16: case ValueKind::u32: case ValueKind::u64:
     case ValueKind::i8: case ValueKind::i16: case ValueKind::i32: case ValueKind::i64: {
       std::uint64_t bits = 0;
       v.as_u64(bits);
       bool sgn = v.kind() >= ValueKind::i8 && v.kind() <= ValueKind::i64;
-      return Json(int_text(bits, v.scalar_width(), sgn));
+      write_int(w, bits, v.scalar_width(), sgn);
+      return;
     }
-    case ValueKind::string: return Json(*v.get_if<std::string>());
-    case ValueKind::array: {
-      Json a = Json::array();
-      for (const auto& it : v.get_if<Array>()->items) a.push_back(generic_value(it));
-      return a;
-    }
-    case ValueKind::structure: return generic_struct(*v.get_if<Struct>());
-    default: return Json(value_bytes_hex(v));
+    case ValueKind::string: w.string(*v.get_if<std::string>()); return;
+    case ValueKind::array:
+      w.begin_list();
+      for (const auto& it : v.get_if<Array>()->items) {
+        w.elem();
+        generic_value(w, it);
+      }
+      w.end_list();
+      return;
+    case ValueKind::structure: generic_struct(w, *v.get_if<Struct>()); return;
+    default: write_value_bytes(w, v); return;
   }
 }
 
 // Rendering guided by a trailer entry (analyze-migration.py's reader table).
 struct IntRender {
-  const char* type;
+  std::string_view type;
   bool is_signed;
 };
 constexpr IntRender kIntRenders[] = {
@@ -98,86 +206,135 @@ constexpr IntRender kIntRenders[] = {
     {"uint64", false},      {"uint32 equal", false},
 };
 
-Result<Json> trailer_struct(const Json& desc, const Struct& s);
+bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s);
 
-Result<Json> trailer_elem(const Json& fe, const Value& v) {
-  const std::string type = fe.value("type", std::string());
+bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v) {
+  auto t = fe.find("type");
+  if (t == fe.end() || !t->is_string()) return false;
+  const std::string& type = t->get_ref<const std::string&>();
   if (type == "struct") {
     const Struct* st = v.get_if<Struct>();
     auto it = fe.find("struct");
-    if (!st || it == fe.end()) return fail(Errc::mismatch, "struct entry without a struct value");
-    return trailer_struct(*it, *st);
+    return st && it != fe.end() && trailer_struct(w, *it, *st);
   }
   if (type == "bool") {
-    if (const bool* b = v.get_if<bool>()) return Json(*b);
+    if (const bool* b = v.get_if<bool>()) {
+      w.boolean(*b);
+      return true;
+    }
   }
   for (const auto& ir : kIntRenders) {
     if (type == ir.type) {
       std::uint64_t bits = 0;
-      if (v.as_u64(bits) && v.kind() != ValueKind::boolean)
-        return Json(int_text(bits, fe.value("size", std::size_t(0)), ir.is_signed));
-    }
-  }
-  return Json(value_bytes_hex(v));
-}
-
-Result<Json> trailer_struct(const Json& desc, const Struct& s) {
-  Json out = Json::object();
-  std::size_t i = 0;
-  if (auto fs = desc.find("fields"); fs != desc.end() && fs->is_array()) {
-    for (const Json& fe : *fs) {
-      if (i >= s.members.size()) return fail(Errc::mismatch, "fewer members than trailer fields");
-      const Value& v = s.members[i++].value;
-      const std::string name = fe.value("name", std::string());
-      if (fe.contains("array_len") && v.get_if<Blob>()) {
-        // A uint8 array kept as one blob: one "0x%02x" per byte, as the script prints.
-        Json list = Json::array();
-        for (std::uint8_t b : v.get_if<Blob>()->bytes) list.push_back(int_text(b, 1, false));
-        out[name] = std::move(list);
-      } else if (fe.contains("array_len")) {
-        const Array* a = v.get_if<Array>();
-        if (!a) return fail(Errc::mismatch, "array entry without an array value");
-        Json list = Json::array();
-        for (const auto& item : a->items) {
-          SW_TRY(j, trailer_elem(fe, item));
-          list.push_back(std::move(j));
-        }
-        out[name] = std::move(list);
-      } else if (fe.contains("index")) {
-        SW_TRY(j, trailer_elem(fe, v));
-        Json& slot = out[name];
-        if (!slot.is_array()) slot = Json::array();
-        slot.push_back(std::move(j));
-      } else {
-        SW_TRY(j, trailer_elem(fe, v));
-        out[name] = std::move(j);
+      auto sz = fe.find("size");
+      if (v.kind() != ValueKind::boolean && v.as_u64(bits) && sz != fe.end() &&
+          sz->is_number_unsigned()) {
+        write_int(w, bits, sz->get<std::size_t>(), ir.is_signed);
+        return true;
       }
     }
   }
-  if (i != s.members.size()) return fail(Errc::mismatch, "more members than trailer fields");
+  write_value_bytes(w, v);
+  return true;
+}
+
+bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s) {
+  w.begin_object();
+  std::size_t i = 0;
+  const std::string* open_list = nullptr;  // name of the index list being written
+  if (auto fs = desc.find("fields"); fs != desc.end() && fs->is_array()) {
+    for (const Json& fe : *fs) {
+      if (i >= s.members.size()) return false;
+      const Value& v = s.members[i++].value;
+      auto n = fe.find("name");
+      if (n == fe.end() || !n->is_string()) return false;
+      const std::string& name = n->get_ref<const std::string&>();
+      const bool indexed = fe.contains("index");
+      if (open_list && (!indexed || *open_list != name)) {
+        w.end_list();
+        open_list = nullptr;
+      }
+      if (indexed) {
+        // Entries of one array, one per element: the script gathers them in a list.
+        if (!open_list) {
+          w.key(name);
+          w.begin_list();
+          open_list = &name;
+        }
+        w.elem();
+        if (!trailer_elem(w, fe, v)) return false;
+        continue;
+      }
+      w.key(name);
+      if (fe.contains("array_len")) {
+        w.begin_list();
+        if (const Blob* b = v.get_if<Blob>()) {
+          // A uint8 array kept as one blob: one "0x%02x" per byte, as the script prints.
+          for (std::uint8_t byte : b->bytes) {
+            w.elem();
+            write_int(w, byte, 1, false);
+          }
+        } else if (const Array* a = v.get_if<Array>()) {
+          for (const auto& item : a->items) {
+            w.elem();
+            if (!trailer_elem(w, fe, item)) return false;
+          }
+        } else {
+          return false;
+        }
+        w.end_list();
+      } else if (!trailer_elem(w, fe, v)) {
+        return false;
+      }
+    }
+  }
+  if (open_list) w.end_list();
+  if (i != s.members.size()) return false;
   std::size_t k = 0;
   if (auto ss = desc.find("subsections"); ss != desc.end() && ss->is_array()) {
     for (const Json& se : *ss) {
-      if (k >= s.subsections.size()) return fail(Errc::mismatch, "missing subsection");
+      if (k >= s.subsections.size()) return false;
       const auto& sub = s.subsections[k++];
-      SW_TRY(j, trailer_struct(se, sub.body));
-      out[sub.name] = std::move(j);
+      w.key(sub.name);
+      if (!trailer_struct(w, se, sub.body)) return false;
     }
   }
-  return out;
+  if (k != s.subsections.size()) return false;
+  w.end_object();
+  return true;
 }
 
 class Analyzer final : public QemuStreamVisitor {
  public:
-  Analyzer(const AnalyzeOptions& opt, QemuStreamVisitor* tee, const detail::Trailer* trailer)
-      : opt_(opt), tee_(tee), trailer_(trailer) {}
+  Analyzer(const AnalyzeOptions& opt, QemuStreamVisitor* tee)
+      : opt_(opt), tee_(tee), w_(state_, opt.indent) {
+    if (opt_.state_json) w_.begin_object();
+  }
 
   StreamReport report;
-  Json state = Json::object();
 
-  Result<void> on_start(std::uint32_t version, bool has_trailer) override {
+  std::string finish_state() {
+    w_.end_object();
+    state_ += '\n';
+    if (opt_.state_sink) {
+      opt_.state_sink(state_);
+      return {};
+    }
+    return std::move(state_);
+  }
+
+  // Hands the rendered text to the sink between sections.
+  void maybe_flush() {
+    if (opt_.state_sink && state_.size() >= (64u << 10)) {
+      opt_.state_sink(state_);
+      state_.clear();
+    }
+  }
+
+  Result<void> on_start(std::uint32_t version, const detail::Trailer* trailer) override {
     report.version = version;
-    if (tee_) SW_CHECK(tee_->on_start(version, has_trailer));
+    trailer_ = trailer;
+    if (tee_) SW_CHECK(tee_->on_start(version, trailer));
     return {};
   }
   Result<void> on_configuration(const Struct& body, std::uint64_t off) override {
@@ -195,18 +352,6 @@ class Analyzer final : public QemuStreamVisitor {
     return {};
   }
   Result<void> on_section_begin(const SectionHeader& h) override {
-    if (opt_.state_json && !section_keys_.count(h.section_id)) {
-      std::string key = fmt::format("{} ({})", h.idstr, h.section_id);
-      section_keys_[h.section_id] = key;
-      if (h.idstr == "ram") {
-        Json r = Json::object();
-        r["section sizes"] = Json::object();
-        state[key] = std::move(r);
-      }
-    }
-    // Block lists arrive inside the current RAM section: remember its key.
-    if (auto it = section_keys_.find(h.section_id); it != section_keys_.end())
-      current_key_ = it->second;
     if (tee_) SW_CHECK(tee_->on_section_begin(h));
     return {};
   }
@@ -217,13 +362,10 @@ class Analyzer final : public QemuStreamVisitor {
     ++r.block_lists;
     r.blocks.clear();
     block_index_.clear();
+    block_ = nullptr;
     for (const auto& b : blocks) {
       block_index_[b.id] = r.blocks.size();
       r.blocks.push_back(RamBlockReport{b.id, b.used_length, 0, 0, 0});
-    }
-    if (opt_.state_json && current_key_) {
-      Json& sizes = state[*current_key_]["section sizes"];
-      for (const auto& b : blocks) sizes[b.id] = fmt::format("0x{:016x}", b.used_length);
     }
     if (tee_) SW_CHECK(tee_->on_ram_blocks(total, flags, blocks));
     return {};
@@ -255,26 +397,37 @@ class Analyzer final : public QemuStreamVisitor {
   }
   Result<void> on_device_body(const SectionHeader& h, Struct&& body, ByteSpan raw,
                               SchemaSource src, const Description* schema) override {
-    if (opt_.state_json) {
-      const std::string& key = section_keys_[h.section_id];
-      Json rendered;
+    // The script keys sections by section id in order of first appearance.
+    if (opt_.state_json && written_.insert(h.section_id).second) {
+      w_.key(fmt::format("{} ({})", h.idstr, h.section_id));
       bool done = false;
       if (src == SchemaSource::trailer && trailer_) {
         if (const auto* td = trailer_->find(h.idstr, h.instance_id)) {
-          auto j = trailer_struct(*td->entry, body);
-          if (j) {
-            rendered = std::move(*j);
-            done = true;
-          }
+          auto m = w_.mark();
+          done = trailer_struct(w_, *td->entry, body);
+          if (!done) w_.reset(m);
         }
       }
-      if (!done) rendered = generic_struct(body);
-      state[key] = std::move(rendered);
+      if (!done) generic_struct(w_, body);
+      maybe_flush();
     }
     if (tee_) SW_CHECK(tee_->on_device_body(h, std::move(body), raw, src, schema));
     return {};
   }
   Result<void> on_section_end(const SectionSummary& sum) override {
+    if (opt_.state_json && sum.source == SchemaSource::ram &&
+        written_.insert(sum.header.section_id).second) {
+      w_.key(fmt::format("{} ({})", sum.header.idstr, sum.header.section_id));
+      w_.begin_object();
+      w_.key("section sizes");
+      w_.begin_object();
+      for (const auto& b : report.ram.blocks) {
+        w_.key(b.id);
+        w_.plain_string(fmt::format("0x{:016x}", b.used_length));
+      }
+      w_.end_object();
+      w_.end_object();
+    }
     SectionReport sr;
     sr.summary = sum;
     report.footers = report.footers || sum.footer;
@@ -296,9 +449,10 @@ class Analyzer final : public QemuStreamVisitor {
  private:
   const AnalyzeOptions& opt_;
   QemuStreamVisitor* tee_;
-  const detail::Trailer* trailer_;
-  std::map<std::uint32_t, std::string> section_keys_;
-  std::optional<std::string> current_key_;
+  const detail::Trailer* trailer_ = nullptr;
+  std::string state_;
+  PyJsonWriter w_;
+  std::set<std::uint32_t> written_;
   std::map<std::string, std::size_t, std::less<>> block_index_;
   RamBlockReport* block_ = nullptr;
 };
@@ -307,17 +461,12 @@ class Analyzer final : public QemuStreamVisitor {
 
 Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes, const AnalyzeOptions& opt,
                                           QemuStreamVisitor* tee) {
-  std::optional<detail::Trailer> trailer;
-  if (opt.state_json) {
-    SW_TRY(t, detail::locate_trailer(bytes));
-    trailer = std::move(t);
-  }
-  Analyzer a(opt, tee, trailer ? &*trailer : nullptr);
+  Analyzer a(opt, tee);
   SW_CHECK(scan_qemu_stream(bytes, a, opt.decode));
   AnalyzeResult out;
   out.report = std::move(a.report);
   out.report.size = bytes.size();
-  if (opt.state_json) out.state_json = a.state.dump(opt.indent, ' ', /*ensure_ascii=*/true) + "\n";
+  if (opt.state_json) out.state_json = a.finish_state();
   return out;
 }
 

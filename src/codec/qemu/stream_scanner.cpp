@@ -103,7 +103,7 @@ class Scanner {
     trailer_ = std::move(trailer);
     if (trailer_ && trailer_->page_size && std::has_single_bit(trailer_->page_size))
       page_size_ = trailer_->page_size;
-    SW_CHECK(v_.on_start(version, trailer_.has_value()));
+    SW_CHECK(v_.on_start(version, trailer_ ? &*trailer_ : nullptr));
 
     if (!cur_.empty() && *cur_.peek() == static_cast<std::uint8_t>(RecordType::configuration)) {
       std::uint64_t off = cur_.offset();
@@ -357,10 +357,11 @@ class Scanner {
     const TrailerDevice* td = trailer_ ? trailer_->find(h.idstr, h.instance_id) : nullptr;
     std::optional<std::uint64_t> end;
     std::string notes;
+    const bool td_fits = td && td->body_size <= bytes_.size() - h.body_offset;
     if (td && h.kind == SectionKind::full) {
-      std::uint64_t e = h.body_offset + td->body_size;
+      const std::uint64_t e = h.body_offset + std::min<std::uint64_t>(td->body_size, bytes_.size());
       // The trailer's sizes are what QEMU wrote; with footers on, the footer must be there.
-      bool ok = e <= bytes_.size() &&
+      bool ok = td_fits &&
                 (footers_ ? (*footers_ ? footer_at(e, h.section_id) : plausible_record(e))
                           : (footer_at(e, h.section_id) || plausible_record(e)));
       if (ok) end = e;
@@ -368,8 +369,7 @@ class Scanner {
         notes = "the trailer's sizes do not end at a record; ";
     }
     if (!end && footers_ != false) end = scan_footer(h.body_offset, h.section_id);
-    if (!end && td && h.kind == SectionKind::full &&
-        h.body_offset + td->body_size <= bytes_.size()) {
+    if (!end && td_fits && h.kind == SectionKind::full) {
       // Neither a footer where the trailer says nor anywhere later: take the
       // trailer's word, so the footer check names the exact bad bytes.
       end = h.body_offset + td->body_size;

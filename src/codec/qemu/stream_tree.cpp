@@ -23,7 +23,7 @@ Value blob_of(ByteSpan s) { return Value(Blob{std::vector<std::uint8_t>(s.begin(
 
 class TreeBuilder final : public QemuStreamVisitor {
  public:
-  Result<void> on_start(std::uint32_t version, bool) override {
+  Result<void> on_start(std::uint32_t version, const detail::Trailer*) override {
     version_ = version;
     return {};
   }

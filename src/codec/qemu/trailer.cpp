@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -12,6 +13,14 @@ namespace {
 
 // QEMU's trailer nests as deep as its descriptions (5); bound hostile input.
 constexpr std::size_t kMaxDepth = 32;
+
+// Byte counts saturate here: no stream is that long, so a hostile trailer's
+// sum can neither wrap around nor match a real end.
+constexpr std::uint64_t kSaturated = std::uint64_t(1) << 62;
+
+void add_bytes(std::uint64_t& total, std::uint64_t more) {
+  total = more >= kSaturated - std::min(total, kSaturated) ? kSaturated : total + more;
+}
 
 Unexpected bad(std::uint64_t offset, std::string path, std::string what) {
   Error e = make_error(Errc::schema_invalid, "description trailer: " + std::move(what));
@@ -69,7 +78,7 @@ struct Converter {
         sub.description.version_id = static_cast<std::uint32_t>(ver);
         sub.description.minimum_version_id = static_cast<std::uint32_t>(ver);
         // u8 0x05, u8 name length, name, be32 version, then the body.
-        bytes += 6 + name.size();
+        add_bytes(bytes, 6 + name.size());
         SW_CHECK(fill(sub.description, sj, spath, depth + 1, bytes));
         subs.push_back(std::move(sub));
       }
@@ -96,7 +105,7 @@ struct Converter {
       f.count = Count::fixed(static_cast<std::uint32_t>(n));
     }
     if (size > (1ull << 32)) return bad(t.offset, path + ".size", "size above 4 GiB");
-    bytes += size * n;
+    add_bytes(bytes, size * n);  // size <= 2^32, n <= 2^24
 
     struct IntType {
       const char* name;
