@@ -6,7 +6,8 @@
 //   {"sections": [{"name": "serial", "instance_id": 0, "version_id": 3,
 //                  "fields": [{"n": "divider", "t": "u16", "v": 12}, ...],
 //                  "subsections": [{"name": "serial/fifo", "version_id": 1,
-//                                   "fields": [...], "subsections": [...]}]}]}
+//                                   "fields": [...], "subsections": [...]}]}],
+//    "envelope": {"fields": [...]}}      (only when StateStream::envelope is not empty)
 // Readers reject anything malformed with the JSON path of the bad element.
 #pragma once
 

@@ -22,6 +22,8 @@ void register_commands(CLI::App& app) {
   register_schema(app);
   register_caps(app);
   register_check(app);
+  register_analyze(app);
+  register_convert(app);
 }
 
 }  // namespace statewire::cli

@@ -18,6 +18,8 @@ void register_schema(CLI::App& app);
 void register_check(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_caps(CLI::App& app);
+void register_analyze(CLI::App& app);
+void register_convert(CLI::App& app);
 
 // Subcommands run inside CLI11's callbacks; they record their exit code here.
 void set_exit_code(int code);

@@ -291,6 +291,8 @@ std::string to_json(const StateStream& s, const TreeJsonOptions& opt) {
   Json secs = Json::array();
   for (const auto& sec : s.sections) secs.push_back(section_json(sec));
   root["sections"] = std::move(secs);
+  if (!s.envelope.members.empty() || !s.envelope.subsections.empty())
+    root["envelope"] = struct_json(s.envelope);
   return root.dump(opt.indent) + "\n";
 }
 
@@ -327,6 +329,11 @@ Result<StateStream> stream_from_json(std::string_view text) {
     SW_TRY(body, parse_struct(sj, sec.label(), 1));
     sec.body = std::move(body);
     out.sections.push_back(std::move(sec));
+  }
+  if (auto env = root.find("envelope"); env != root.end()) {
+    if (!env->is_object()) return bad("$.envelope", "expected an object");
+    SW_TRY(body, parse_struct(*env, "$.envelope", 1));
+    out.envelope = std::move(body);
   }
   return out;
 }

@@ -1,0 +1,80 @@
+// statewire/qemu_analyze.hpp — what a QEMU migration stream holds, in one streaming pass.
+//
+// analyze_qemu_stream() walks a stream (scan_qemu_stream) and returns a report:
+// header facts, every section record with its size and the schema that
+// explained it, RAM blocks and page counts by kind. With `state_json` it also
+// renders the device state in the layout of QEMU's
+// scripts/analyze-migration.py `--dump state` (keys "<idstr> (<section_id>)",
+// integers as "0x%0Nx" strings, other fields as hex bytes, subsections by
+// name), so scripts written for that tool keep working. RAM pages are counted,
+// never kept; a `tee` visitor may receive them (e.g. to write them to files).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "statewire/qemu_stream.hpp"
+
+namespace statewire::qemu {
+
+struct RamBlockReport {
+  std::string id;
+  std::uint64_t used_length = 0;
+  std::uint64_t zero_pages = 0;   // ZERO records with fill 0
+  std::uint64_t fill_pages = 0;   // ZERO records with another fill byte
+  std::uint64_t full_pages = 0;   // PAGE records
+};
+
+struct RamReport {
+  std::uint64_t total = 0;  // bytes, from the block list
+  std::vector<RamBlockReport> blocks;
+  std::uint64_t zero_pages = 0, fill_pages = 0, full_pages = 0;
+  std::uint64_t continued = 0;    // page records with the CONTINUE flag
+  std::uint64_t eos = 0;          // EOS records (one per RAM section record)
+  std::uint64_t block_lists = 0;  // MEM_SIZE records
+};
+
+struct SectionReport {
+  SectionSummary summary;
+  std::uint64_t record_size = 0;  // header + body + footer
+};
+
+struct StreamReport {
+  std::uint64_t size = 0;
+  std::uint32_t version = 0;
+  std::optional<std::string> machine;            // from the configuration section
+  std::vector<std::string> configuration_subsections;
+  bool footers = false;
+  std::vector<std::uint16_t> commands;
+  std::vector<SectionReport> sections;
+  RamReport ram;
+  std::optional<std::uint64_t> trailer_offset;
+  std::uint64_t trailer_size = 0;
+};
+
+struct AnalyzeOptions {
+  QemuDecodeOptions decode;
+  bool state_json = false;  // render analyze-migration.py's --dump state layout
+  int indent = 4;           // of that JSON
+  // When set, the state JSON is handed over in pieces as it is rendered
+  // (AnalyzeResult::state_json stays empty): output of any size, little memory.
+  std::function<void(std::string_view)> state_sink;
+};
+
+struct AnalyzeResult {
+  StreamReport report;
+  std::string state_json;  // when requested
+};
+
+[[nodiscard]] Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes,
+                                                        const AnalyzeOptions& opt = {},
+                                                        QemuStreamVisitor* tee = nullptr);
+
+// The readable summary `statewire analyze` prints.
+std::string report_text(const StreamReport& r);
+
+}  // namespace statewire::qemu

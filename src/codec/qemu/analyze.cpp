@@ -1,0 +1,532 @@
+// One streaming pass over a QEMU stream: the report behind `statewire analyze`
+// and the analyze-migration.py compatible state JSON (see qemu_analyze.hpp).
+//
+// The state JSON of a section the trailer explained is rendered by walking
+// the trailer entry and the decoded Struct side by side: the trailer-derived
+// Description has exactly one field per trailer field entry, so member i
+// belongs to entry i. That is what lets types the tree keeps as plain bytes
+// or integers print the way analyze-migration.py prints them (it picks the
+// rendering by the trailer's type name). Sections without a trailer entry are
+// rendered from the tree alone in the same style.
+#include "statewire/qemu_analyze.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "codec/qemu/trailer.hpp"
+
+namespace statewire::qemu {
+
+namespace {
+
+using detail::Json;
+
+// Writes JSON the way Python's json module does with indent=N and
+// separators (',', ': '), ensure_ascii: analyze-migration.py's output format.
+class PyJsonWriter {
+ public:
+  PyJsonWriter(std::string& out, int indent) : out_(out), indent_(indent) {}
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_list() { open('['); }
+  void end_list() { close(']'); }
+  void key(std::string_view k) {
+    item();
+    string(k);
+    out_ += ": ";
+  }
+  void elem() { item(); }
+  void string(std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out_ += '"';
+    for (unsigned char c : s) {
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        default:
+          if (c < 0x20 || c >= 0x80) {
+            out_ += "\\u00";
+            out_ += hex[c >> 4];
+            out_ += hex[c & 15];
+          } else {
+            out_ += static_cast<char>(c);
+          }
+      }
+    }
+    out_ += '"';
+  }
+  void boolean(bool b) { out_ += b ? "true" : "false"; }
+  void null() { out_ += "null"; }
+  // A value already known to need no escaping (hex text).
+  void plain_string(std::string_view s) {
+    out_ += '"';
+    out_ += s;
+    out_ += '"';
+  }
+  std::string& out() { return out_; }
+  // To undo a partly written value.
+  struct Mark {
+    std::size_t size;
+    std::vector<bool> first;
+  };
+  Mark mark() const { return {out_.size(), first_}; }
+  void reset(const Mark& m) {
+    out_.resize(m.size);
+    first_ = m.first;
+  }
+
+ private:
+  void open(char c) {
+    out_ += c;
+    first_.push_back(true);
+  }
+  void close(char c) {
+    const bool empty = first_.back();
+    first_.pop_back();
+    if (!empty) newline();
+    out_ += c;
+  }
+  void item() {
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+    newline();
+  }
+  void newline() {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(indent_) * first_.size(), ' ');
+  }
+  std::string& out_;
+  int indent_;
+  std::vector<bool> first_;
+};
+
+void append_hex_bytes(std::string& out, ByteSpan b) {
+  static constexpr char digits[] = "0123456789abcdef";
+  if (b.empty()) return;
+  const std::size_t start = out.size();
+  out.resize(start + b.size() * 3 - 1, ' ');
+  char* p = out.data() + start;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    p[3 * i] = digits[b[i] >> 4];
+    p[3 * i + 1] = digits[b[i] & 15];
+  }
+}
+
+// analyze-migration.py: "0x%0{2*size}x", and for negative signed values the
+// unsigned pattern followed by " (<decimal>)".
+void append_int(std::string& out, std::uint64_t bits, std::size_t size, bool is_signed) {
+  if (size < 8 && size > 0) bits &= (std::uint64_t(1) << (8 * size)) - 1;
+  fmt::format_to(std::back_inserter(out), "0x{:0{}x}", bits, 2 * size);
+  if (is_signed && size > 0 && size <= 8 && (bits >> (8 * size - 1)) & 1) {
+    std::int64_t v = size == 8 ? static_cast<std::int64_t>(bits)
+                               : static_cast<std::int64_t>(bits) - (std::int64_t(1) << (8 * size));
+    fmt::format_to(std::back_inserter(out), " ({})", v);
+  }
+}
+
+void write_int(PyJsonWriter& w, std::uint64_t bits, std::size_t size, bool is_signed) {
+  std::string& out = w.out();
+  out += '"';
+  append_int(out, bits, size, is_signed);
+  out += '"';
+}
+
+void write_value_bytes(PyJsonWriter& w, const Value& v) {
+  std::string& out = w.out();
+  out += '"';
+  if (const Blob* b = v.get_if<Blob>()) {
+    append_hex_bytes(out, b->bytes);
+  } else {
+    ByteWriter bw;
+    (void)encode_value(v, bw);
+    append_hex_bytes(out, bw.bytes());
+  }
+  out += '"';
+}
+
+// Rendering from the tree alone (no trailer entry).
+void generic_value(PyJsonWriter& w, const Value& v);
+
+void generic_struct(PyJsonWriter& w, const Struct& s) {
+  w.begin_object();
+  for (const auto& m : s.members) {
+    w.key(m.name);
+    generic_value(w, m.value);
+  }
+  for (const auto& sub : s.subsections) {
+    w.key(sub.name);
+    generic_struct(w, sub.body);
+  }
+  w.end_object();
+}
+
+void generic_value(PyJsonWriter& w, const Value& v) {
+  switch (v.kind()) {
+    case ValueKind::null: w.null(); return;
+    case ValueKind::boolean: w.boolean(*v.get_if<bool>()); return;
+    case ValueKind::u8: case ValueKind::u16: case ValueKind::u32: case ValueKind::u64:
+    case ValueKind::i8: case ValueKind::i16: case ValueKind::i32: case ValueKind::i64: {
+      std::uint64_t bits = 0;
+      v.as_u64(bits);
+      bool sgn = v.kind() >= ValueKind::i8 && v.kind() <= ValueKind::i64;
+      write_int(w, bits, v.scalar_width(), sgn);
+      return;
+    }
+    case ValueKind::string: w.string(*v.get_if<std::string>()); return;
+    case ValueKind::array:
+      w.begin_list();
+      for (const auto& it : v.get_if<Array>()->items) {
+        w.elem();
+        generic_value(w, it);
+      }
+      w.end_list();
+      return;
+    case ValueKind::structure: generic_struct(w, *v.get_if<Struct>()); return;
+    default: write_value_bytes(w, v); return;
+  }
+}
+
+// Rendering guided by a trailer entry (analyze-migration.py's reader table).
+struct IntRender {
+  std::string_view type;
+  bool is_signed;
+};
+constexpr IntRender kIntRenders[] = {
+    {"int8", true},         {"int16", true},          {"int32", true},
+    {"int64", true},        {"int32 equal", true},    {"int32 le", true},
+    {"int64 equal", true},  {"uint8 equal", true},    {"uint16 equal", true},
+    {"uint8", false},       {"uint16", false},        {"uint32", false},
+    {"uint64", false},      {"uint32 equal", false},
+};
+
+bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s);
+
+bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v) {
+  auto t = fe.find("type");
+  if (t == fe.end() || !t->is_string()) return false;
+  const std::string& type = t->get_ref<const std::string&>();
+  if (type == "struct") {
+    const Struct* st = v.get_if<Struct>();
+    auto it = fe.find("struct");
+    return st && it != fe.end() && trailer_struct(w, *it, *st);
+  }
+  if (type == "bool") {
+    if (const bool* b = v.get_if<bool>()) {
+      w.boolean(*b);
+      return true;
+    }
+  }
+  for (const auto& ir : kIntRenders) {
+    if (type == ir.type) {
+      std::uint64_t bits = 0;
+      auto sz = fe.find("size");
+      if (v.kind() != ValueKind::boolean && v.as_u64(bits) && sz != fe.end() &&
+          sz->is_number_unsigned()) {
+        write_int(w, bits, sz->get<std::size_t>(), ir.is_signed);
+        return true;
+      }
+    }
+  }
+  write_value_bytes(w, v);
+  return true;
+}
+
+bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s) {
+  w.begin_object();
+  std::size_t i = 0;
+  const std::string* open_list = nullptr;  // name of the index list being written
+  if (auto fs = desc.find("fields"); fs != desc.end() && fs->is_array()) {
+    for (const Json& fe : *fs) {
+      if (i >= s.members.size()) return false;
+      const Value& v = s.members[i++].value;
+      auto n = fe.find("name");
+      if (n == fe.end() || !n->is_string()) return false;
+      const std::string& name = n->get_ref<const std::string&>();
+      const bool indexed = fe.contains("index");
+      if (open_list && (!indexed || *open_list != name)) {
+        w.end_list();
+        open_list = nullptr;
+      }
+      if (indexed) {
+        // Entries of one array, one per element: the script gathers them in a list.
+        if (!open_list) {
+          w.key(name);
+          w.begin_list();
+          open_list = &name;
+        }
+        w.elem();
+        if (!trailer_elem(w, fe, v)) return false;
+        continue;
+      }
+      w.key(name);
+      if (fe.contains("array_len")) {
+        w.begin_list();
+        if (const Blob* b = v.get_if<Blob>()) {
+          // A uint8 array kept as one blob: one "0x%02x" per byte, as the script prints.
+          for (std::uint8_t byte : b->bytes) {
+            w.elem();
+            write_int(w, byte, 1, false);
+          }
+        } else if (const Array* a = v.get_if<Array>()) {
+          for (const auto& item : a->items) {
+            w.elem();
+            if (!trailer_elem(w, fe, item)) return false;
+          }
+        } else {
+          return false;
+        }
+        w.end_list();
+      } else if (!trailer_elem(w, fe, v)) {
+        return false;
+      }
+    }
+  }
+  if (open_list) w.end_list();
+  if (i != s.members.size()) return false;
+  std::size_t k = 0;
+  if (auto ss = desc.find("subsections"); ss != desc.end() && ss->is_array()) {
+    for (const Json& se : *ss) {
+      if (k >= s.subsections.size()) return false;
+      const auto& sub = s.subsections[k++];
+      w.key(sub.name);
+      if (!trailer_struct(w, se, sub.body)) return false;
+    }
+  }
+  if (k != s.subsections.size()) return false;
+  w.end_object();
+  return true;
+}
+
+class Analyzer final : public QemuStreamVisitor {
+ public:
+  Analyzer(const AnalyzeOptions& opt, QemuStreamVisitor* tee)
+      : opt_(opt), tee_(tee), w_(state_, opt.indent) {
+    if (opt_.state_json) w_.begin_object();
+  }
+
+  StreamReport report;
+
+  std::string finish_state() {
+    w_.end_object();
+    state_ += '\n';
+    if (opt_.state_sink) {
+      opt_.state_sink(state_);
+      return {};
+    }
+    return std::move(state_);
+  }
+
+  // Hands the rendered text to the sink between sections.
+  void maybe_flush() {
+    if (opt_.state_sink && state_.size() >= (64u << 10)) {
+      opt_.state_sink(state_);
+      state_.clear();
+    }
+  }
+
+  Result<void> on_start(std::uint32_t version, const detail::Trailer* trailer) override {
+    report.version = version;
+    trailer_ = trailer;
+    if (tee_) SW_CHECK(tee_->on_start(version, trailer));
+    return {};
+  }
+  Result<void> on_configuration(const Struct& body, std::uint64_t off) override {
+    if (const Value* n = body.find("name"); n && n->get_if<Blob>()) {
+      const auto& b = n->get_if<Blob>()->bytes;
+      report.machine = std::string(b.begin(), b.end());
+    }
+    for (const auto& sub : body.subsections) report.configuration_subsections.push_back(sub.name);
+    if (tee_) SW_CHECK(tee_->on_configuration(body, off));
+    return {};
+  }
+  Result<void> on_command(std::uint16_t cmd, ByteSpan data, std::uint64_t off) override {
+    report.commands.push_back(cmd);
+    if (tee_) SW_CHECK(tee_->on_command(cmd, data, off));
+    return {};
+  }
+  Result<void> on_section_begin(const SectionHeader& h) override {
+    if (tee_) SW_CHECK(tee_->on_section_begin(h));
+    return {};
+  }
+  Result<void> on_ram_blocks(std::uint64_t total, std::uint16_t flags,
+                             std::span<const RamBlock> blocks) override {
+    RamReport& r = report.ram;
+    r.total = total;
+    ++r.block_lists;
+    r.blocks.clear();
+    block_index_.clear();
+    block_ = nullptr;
+    for (const auto& b : blocks) {
+      block_index_[b.id] = r.blocks.size();
+      r.blocks.push_back(RamBlockReport{b.id, b.used_length, 0, 0, 0});
+    }
+    if (tee_) SW_CHECK(tee_->on_ram_blocks(total, flags, blocks));
+    return {};
+  }
+  Result<void> on_ram_record(const RamRecord& rec) override {
+    RamReport& r = report.ram;
+    const std::uint16_t kind = rec.flags & ~kRamContinue;
+    if (kind == kRamEos) {
+      ++r.eos;
+    } else {
+      if (rec.flags & kRamContinue) ++r.continued;
+      if (rec.named || !block_) {
+        auto it = block_index_.find(*rec.block);
+        block_ = it == block_index_.end() ? nullptr : &r.blocks[it->second];
+      }
+      if (kind == kRamPage) {
+        ++r.full_pages;
+        if (block_) ++block_->full_pages;
+      } else if (rec.fill == 0) {
+        ++r.zero_pages;
+        if (block_) ++block_->zero_pages;
+      } else {
+        ++r.fill_pages;
+        if (block_) ++block_->fill_pages;
+      }
+    }
+    if (tee_) SW_CHECK(tee_->on_ram_record(rec));
+    return {};
+  }
+  Result<void> on_device_body(const SectionHeader& h, Struct&& body, ByteSpan raw,
+                              SchemaSource src, const Description* schema) override {
+    // The script keys sections by section id in order of first appearance.
+    if (opt_.state_json && written_.insert(h.section_id).second) {
+      w_.key(fmt::format("{} ({})", h.idstr, h.section_id));
+      bool done = false;
+      if (src == SchemaSource::trailer && trailer_) {
+        if (const auto* td = trailer_->find(h.idstr, h.instance_id)) {
+          auto m = w_.mark();
+          done = trailer_struct(w_, *td->entry, body);
+          if (!done) w_.reset(m);
+        }
+      }
+      if (!done) generic_struct(w_, body);
+      maybe_flush();
+    }
+    if (tee_) SW_CHECK(tee_->on_device_body(h, std::move(body), raw, src, schema));
+    return {};
+  }
+  Result<void> on_section_end(const SectionSummary& sum) override {
+    if (opt_.state_json && sum.source == SchemaSource::ram &&
+        written_.insert(sum.header.section_id).second) {
+      w_.key(fmt::format("{} ({})", sum.header.idstr, sum.header.section_id));
+      w_.begin_object();
+      w_.key("section sizes");
+      w_.begin_object();
+      for (const auto& b : report.ram.blocks) {
+        w_.key(b.id);
+        w_.plain_string(fmt::format("0x{:016x}", b.used_length));
+      }
+      w_.end_object();
+      w_.end_object();
+    }
+    SectionReport sr;
+    sr.summary = sum;
+    report.footers = report.footers || sum.footer;
+    report.sections.push_back(std::move(sr));
+    if (tee_) SW_CHECK(tee_->on_section_end(sum));
+    return {};
+  }
+  Result<void> on_eof(std::uint64_t off) override {
+    if (tee_) SW_CHECK(tee_->on_eof(off));
+    return {};
+  }
+  Result<void> on_trailer(std::string_view json, std::uint64_t off) override {
+    report.trailer_offset = off;
+    report.trailer_size = json.size();
+    if (tee_) SW_CHECK(tee_->on_trailer(json, off));
+    return {};
+  }
+
+ private:
+  const AnalyzeOptions& opt_;
+  QemuStreamVisitor* tee_;
+  const detail::Trailer* trailer_ = nullptr;
+  std::string state_;
+  PyJsonWriter w_;
+  std::set<std::uint32_t> written_;
+  std::map<std::string, std::size_t, std::less<>> block_index_;
+  RamBlockReport* block_ = nullptr;
+};
+
+}  // namespace
+
+Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes, const AnalyzeOptions& opt,
+                                          QemuStreamVisitor* tee) {
+  Analyzer a(opt, tee);
+  SW_CHECK(scan_qemu_stream(bytes, a, opt.decode));
+  AnalyzeResult out;
+  out.report = std::move(a.report);
+  out.report.size = bytes.size();
+  if (opt.state_json) out.state_json = a.finish_state();
+  return out;
+}
+
+std::string report_text(const StreamReport& r) {
+  std::string s;
+  auto out = std::back_inserter(s);
+  fmt::format_to(out, "QEMU migration stream, format version {}, {} bytes\n", r.version, r.size);
+  if (r.machine) {
+    fmt::format_to(out, "configuration: machine {}", *r.machine);
+    for (const auto& sub : r.configuration_subsections) fmt::format_to(out, ", {}", sub);
+    fmt::format_to(out, "\n");
+  } else {
+    fmt::format_to(out, "configuration: none\n");
+  }
+  fmt::format_to(out, "section footers: {}\n", r.footers ? "on" : "off");
+  if (r.trailer_offset)
+    fmt::format_to(out, "description trailer: {} bytes of JSON at {:#x}\n", r.trailer_size,
+                   *r.trailer_offset);
+  else
+    fmt::format_to(out, "description trailer: none\n");
+  if (!r.commands.empty()) {
+    fmt::format_to(out, "commands:");
+    for (auto c : r.commands) fmt::format_to(out, " {}", c);
+    fmt::format_to(out, "\n");
+  }
+  const RamReport& ram = r.ram;
+  fmt::format_to(out, "\nRAM: {} blocks, {} bytes ({:.1f} MiB)\n", ram.blocks.size(), ram.total,
+                 ram.total / 1048576.0);
+  fmt::format_to(out, "  {:<32} {:>18} {:>10} {:>10} {:>10}\n", "block", "used_length", "zero",
+                 "fill", "page");
+  for (const auto& b : ram.blocks)
+    fmt::format_to(out, "  {:<32} {:>#18x} {:>10} {:>10} {:>10}\n", b.id, b.used_length,
+                   b.zero_pages, b.fill_pages, b.full_pages);
+  fmt::format_to(out,
+                 "  pages by kind: zero {}, fill (non-zero byte) {}, full page {}; "
+                 "continue flag {}, EOS {}, block lists {}\n",
+                 ram.zero_pages, ram.fill_pages, ram.full_pages, ram.continued, ram.eos,
+                 ram.block_lists);
+
+  std::map<SchemaSource, std::size_t> by_source;
+  fmt::format_to(out, "\n{} section records:\n", r.sections.size());
+  fmt::format_to(out, "  {:>10} {:<5} {:>4} {:<36} {:>4} {:>4} {:>10} {:<10} {}\n", "offset",
+                 "kind", "id", "idstr", "inst", "ver", "body", "schema", "");
+  for (const auto& sec : r.sections) {
+    const SectionSummary& m = sec.summary;
+    static constexpr const char* kinds[] = {"FULL", "START", "PART", "END"};
+    ++by_source[m.source];
+    fmt::format_to(out, "  {:>#10x} {:<5} {:>4} {:<36} {:>4} {:>4} {:>10} {:<10} {}\n",
+                   m.header.offset, kinds[static_cast<int>(m.header.kind)], m.header.section_id,
+                   m.header.idstr, m.header.instance_id, m.header.version_id, m.body_size,
+                   schema_source_name(m.source), m.source == SchemaSource::opaque ? m.note : "");
+  }
+  fmt::format_to(out, "\nschemas:");
+  const char* sep = " ";
+  for (auto [src, n] : by_source) {
+    fmt::format_to(out, "{}{} {}", sep, schema_source_name(src), n);
+    sep = ", ";
+  }
+  fmt::format_to(out, "\n");
+  return s;
+}
+
+}  // namespace statewire::qemu
