@@ -19,6 +19,7 @@ enum RecordType : std::uint8_t {
   kNames = 0x02,
   kSection = 0x03,
   kEnvelope = 0x04,
+  kChunk = 0x05,
   kEnd = 0x0f,
 };
 
@@ -28,6 +29,12 @@ inline constexpr std::uint8_t kFlagLz4 = 0x04;
 
 inline constexpr std::size_t kRecordHeaderSize = 1 + 1 + 4;
 inline constexpr std::size_t kCrcSize = 4;
+
+// Bulk memory: a section's top-level array of more than this many elements
+// is sent in CHUNK records of this many elements each.
+inline constexpr std::size_t kChunkItems = 256;
+// Set in an array's layout byte when its elements follow in CHUNK records.
+inline constexpr std::uint8_t kChunkedLayoutBit = 0x80;
 
 // A value's tag: u8 type (ValueKind) + u32 payload length.
 inline constexpr std::size_t kValueTagSize = 1 + 4;

@@ -7,7 +7,9 @@
 #include <lz4.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <bit>
+#include <optional>
 
 #include "codec/framed/framed_layout.hpp"
 #include "core/crc32c.hpp"
@@ -69,6 +71,7 @@ class FramedReader {
       }
       if (!have_header && type != kHeader)
         return fail(at(record_offset, Errc::invalid_value, "first record is not the header"));
+      if (type != kChunk && type != kNames) SW_CHECK(close_chunked(record_offset));
       switch (type) {
         case kHeader: {
           if (have_header) return fail(at(record_offset, Errc::invalid_value, "second header record"));
@@ -77,10 +80,18 @@ class FramedReader {
           break;
         }
         case kNames: SW_CHECK(names(payload)); break;
+        case kChunk: {
+          SW_TRY(raw, unpack(payload, flags, record_offset));
+          Cursor body = raw.empty() ? payload : Cursor(raw, payload.offset());
+          SW_CHECK(chunk(body, record_offset));
+          break;
+        }
         case kEnvelope: {
           SW_TRY(raw, unpack(payload, flags, record_offset));
           Cursor body = raw.empty() ? payload : Cursor(raw, payload.offset());
+          in_envelope_ = true;
           auto env = structure(body, 0);
+          in_envelope_ = false;
           if (!env) return fail(std::move(env.error().in_section("envelope")));
           auto done = expect_consumed(body, "the envelope");
           if (!done) return fail(std::move(done.error().in_section("envelope")));
@@ -121,7 +132,9 @@ class FramedReader {
   // Best effort, for messages about a record whose CRC failed.
   static std::string peek_section_label(Cursor payload) {
     auto name = read_str(payload);
+    auto seq = payload.read_le<std::uint32_t>();
     auto inst = payload.read_le<std::uint32_t>();
+    if (!seq) return {};
     if (!name || !inst) return {};
     return fmt::format("{}/{}", *name, *inst);
   }
@@ -149,6 +162,13 @@ class FramedReader {
   }
 
   Result<void> names(Cursor c) {
+    SW_TRY(first, c.read_le<std::uint32_t>());
+    // Names are numbered by arrival; a moved or lost name record would shift
+    // every later field name, so the record says where it starts.
+    if (first != names_.size())
+      return fail(c.error_here(Errc::mismatch,
+                               fmt::format("name table record starts at index {}, expected {}",
+                                           first, names_.size())));
     SW_TRY(n, c.read_le<std::uint32_t>());
     // Each name takes at least its 2-byte length.
     if (n > c.remaining() / 2)
@@ -189,9 +209,18 @@ class FramedReader {
     Section sec;
     SW_TRY(name, read_str(c));
     sec.name = std::move(name);
+    SW_TRY(sequence, c.read_le<std::uint32_t>());
     SW_TRY(inst, c.read_le<std::uint32_t>());
     SW_TRY(ver, c.read_le<std::uint32_t>());
     SW_TRY(kind, c.read_u8());
+    const std::uint64_t expected = out_.stream.sections.size() + skipped_sections();
+    if (sequence != expected) {
+      Error e = at(record_offset, Errc::mismatch,
+                   fmt::format("section number {} arrived in position {} (sections reordered "
+                               "or lost)", sequence, expected));
+      e.section = fmt::format("{}/{}", sec.name, inst);
+      return fail(std::move(e));
+    }
     SW_TRY(sid, c.read_le<std::uint32_t>());
     SW_TRY(fp, c.read_le<std::uint64_t>());
     sec.instance_id = inst;
@@ -212,8 +241,10 @@ class FramedReader {
       }
       out_.skipped.push_back(fmt::format("section {} at offset {:#x} ({}, unknown)", sec.label(),
                                          record_offset, mandatory ? "mandatory" : "optional"));
+      skipping_ = true;  // and its memory chunks
       return {};
     }
+    pending_.clear();
     auto body = structure(c, 0);
     if (!body) return fail(std::move(body.error().in_section(sec.label())));
     auto done = expect_consumed(c, "the section");
@@ -221,6 +252,64 @@ class FramedReader {
     sec.body = std::move(*body);
     out_.provenance.push_back({sec.label(), fp});
     out_.stream.sections.push_back(std::move(sec));
+    open_ = !pending_.empty();
+    return {};
+  }
+
+  // CHUNK: u32 member index, u32 first element, u32 n, n values; appended to
+  // the last section's chunked array, strictly in order.
+  Result<void> chunk(Cursor c, std::uint64_t record_offset) {
+    if (skipping_) return {};
+    if (!open_)
+      return fail(at(record_offset, Errc::invalid_value, "memory chunk with no section awaiting it"));
+    Section& sec = out_.stream.sections.back();
+    SW_TRY(member, c.read_le<std::uint32_t>());
+    SW_TRY(first, c.read_le<std::uint32_t>());
+    SW_TRY(n, c.read_le<std::uint32_t>());
+    auto it = std::find_if(pending_.begin(), pending_.end(),
+                           [&](const Pending& p) { return p.member == member; });
+    if (it == pending_.end() || member >= sec.body.members.size()) {
+      Error e = at(record_offset, Errc::invalid_value,
+                   fmt::format("memory chunk for member {}, which is not chunked", member));
+      return fail(std::move(e.in_section(sec.label())));
+    }
+    Array& arr = *sec.body.members[member].value.get_if<Array>();
+    const std::string& name = sec.body.members[member].name;
+    if (first != arr.items.size() || n > it->total - arr.items.size() ||
+        n > c.remaining() / kValueTagSize) {
+      Error e = at(record_offset, Errc::mismatch,
+                   fmt::format("chunk of elements {}..{} after {} of {} arrived", first,
+                               std::uint64_t{first} + n, arr.items.size(), it->total));
+      return fail(std::move(e.in_field(name).in_section(sec.label())));
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+      auto v = value(c, 1);
+      if (!v) {
+        return fail(std::move(
+            v.error().in_field(fmt::format("{}[{}]", name, arr.items.size())).in_section(sec.label())));
+      }
+      arr.items.push_back(std::move(*v));
+    }
+    auto done = expect_consumed(c, "a memory chunk");
+    if (!done) return fail(std::move(done.error().in_section(sec.label())));
+    return {};
+  }
+
+  // Before any record other than a chunk: the previous section must be whole.
+  Result<void> close_chunked(std::uint64_t record_offset) {
+    skipping_ = false;
+    if (!open_) return {};
+    const Section& sec = out_.stream.sections.back();
+    for (const Pending& p : pending_) {
+      std::size_t have = sec.body.members[p.member].value.get_if<Array>()->items.size();
+      if (have != p.total) {
+        Error e = at(record_offset, Errc::truncated,
+                     fmt::format("{} of {} elements arrived before the next record", have, p.total));
+        return fail(std::move(e.in_field(sec.body.members[p.member].name).in_section(sec.label())));
+      }
+    }
+    open_ = false;
+    pending_.clear();
     return {};
   }
 
@@ -239,8 +328,11 @@ class FramedReader {
         return fail(c.error_here(Errc::invalid_value,
                                  fmt::format("name index {} not in the name table ({} names)", idx,
                                              names_.size())));
+      chunked_total_.reset();
       auto v = value(c, depth);
       if (!v) return fail(std::move(v.error().in_field(names_[idx])));
+      if (chunked_total_) pending_.push_back({i, *chunked_total_});
+      chunked_total_.reset();
       s.members.push_back({names_[idx], std::move(*v)});
     }
     SW_TRY(nsub, c.read_le<std::uint32_t>());
@@ -316,11 +408,23 @@ class FramedReader {
         if (depth > opt_.limits.max_depth)
           return fail(p.error_here(Errc::limit_exceeded, "arrays nested too deep"));
         Array a;
-        SW_TRY(layout, p.read_u8());
+        SW_TRY(layout_byte, p.read_u8());
+        const bool is_chunked = layout_byte & kChunkedLayoutBit;
+        const std::uint8_t layout = layout_byte & ~kChunkedLayoutBit;
         if (layout > static_cast<std::uint8_t>(ArrayLayout::marker_list))
           return fail(p.error_here(Errc::invalid_value, fmt::format("array layout {}", layout)));
         a.layout = static_cast<ArrayLayout>(layout);
         SW_TRY(n, p.read_le<std::uint32_t>());
+        if (is_chunked) {
+          // Only a section's own top-level members travel in chunks.
+          if (depth != 0 || in_envelope_)
+            return fail(p.error_here(Errc::invalid_value, "chunked array inside a value"));
+          if (n > opt_.limits.max_elements)
+            return fail(p.error_here(Errc::limit_exceeded, fmt::format("array of {} elements", n)));
+          chunked_total_ = n;
+          v = std::move(a);
+          break;
+        }
         if (n > opt_.limits.max_elements || n > p.remaining() / kValueTagSize)
           return fail(p.error_here(Errc::limit_exceeded,
                                    fmt::format("array of {} elements in {} bytes", n, p.remaining())));
@@ -367,8 +471,17 @@ class FramedReader {
   ByteSpan in_;
   Cursor cur_;
   const FramedDecodeOptions& opt_;
+  struct Pending {
+    std::uint32_t member;
+    std::uint32_t total;
+  };
   std::vector<std::string> names_;
   FramedStream out_;
+  std::vector<Pending> pending_;            // chunked arrays of the last section
+  std::optional<std::uint32_t> chunked_total_;
+  bool open_ = false;                       // the last section awaits chunks
+  bool skipping_ = false;                   // chunks of a skipped section
+  bool in_envelope_ = false;
 };
 
 }  // namespace

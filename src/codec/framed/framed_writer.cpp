@@ -39,6 +39,8 @@ class FramedWriter {
       bool optional = opt_.optional_section && opt_.optional_section(sec);
       auto r = record(kSection, optional ? 0 : kFlagMandatory, body.bytes(), true);
       if (!r) return fail(std::move(r.error().in_section(sec.label())));
+      auto c = chunks(sec, optional);
+      if (!c) return fail(std::move(c.error().in_section(sec.label())));
       ++sections_;
     }
     ByteWriter end;
@@ -83,6 +85,7 @@ class FramedWriter {
 
   void names_record() {
     ByteWriter w;
+    w.put_le<std::uint32_t>(static_cast<std::uint32_t>(names_.size() - pending_names_.size()));
     w.put_le<std::uint32_t>(static_cast<std::uint32_t>(pending_names_.size()));
     for (const auto& n : pending_names_) put_str(w, n);
     pending_names_.clear();
@@ -102,22 +105,64 @@ class FramedWriter {
   Result<void> section_payload(const Section& sec, ByteWriter& w) {
     SW_CHECK(check_str(sec.name, "section name"));
     put_str(w, sec.name);
+    w.put_le<std::uint32_t>(static_cast<std::uint32_t>(sections_));  // sequence
     w.put_le<std::uint32_t>(sec.instance_id);
     w.put_le<std::uint32_t>(sec.version_id);
     w.put_u8(static_cast<std::uint8_t>(sec.kind));
     w.put_le<std::uint32_t>(sec.section_id);
     auto fp = opt_.fingerprints.find(sec.name);
     w.put_le<std::uint64_t>(fp == opt_.fingerprints.end() ? 0 : fp->second);
-    auto r = structure(sec.body, w);
+    auto r = structure(sec.body, w, /*top=*/true);
     if (!r) return fail(std::move(r.error().in_section(sec.label())));
     return {};
   }
 
-  Result<void> structure(const Struct& s, ByteWriter& w) {
+  // Bulk memory (a top-level array of more than kChunkItems elements, such
+  // as QEMU's RAM page records) leaves the section record as a placeholder
+  // and follows it in CHUNK records, so memory can be read, and a section
+  // streamed, without holding or parsing everything at once.
+  static const Array* chunked(const Value& v) {
+    const Array* a = v.get_if<Array>();
+    return a && a->items.size() > kChunkItems ? a : nullptr;
+  }
+
+  Result<void> chunks(const Section& sec, bool optional) {
+    for (std::size_t m = 0; m < sec.body.members.size(); ++m) {
+      const Array* a = chunked(sec.body.members[m].value);
+      if (!a) continue;
+      for (std::size_t first = 0; first < a->items.size(); first += kChunkItems) {
+        std::size_t n = std::min(kChunkItems, a->items.size() - first);
+        ByteWriter w;
+        w.put_le<std::uint32_t>(static_cast<std::uint32_t>(m));
+        w.put_le<std::uint32_t>(static_cast<std::uint32_t>(first));
+        w.put_le<std::uint32_t>(static_cast<std::uint32_t>(n));
+        for (std::size_t i = first; i < first + n; ++i) {
+          auto r = value(a->items[i], w);
+          if (!r) {
+            return fail(std::move(r.error().in_field(
+                fmt::format("{}[{}]", sec.body.members[m].name, i))));
+          }
+        }
+        if (!pending_names_.empty()) names_record();
+        SW_CHECK(record(kChunk, optional ? 0 : kFlagMandatory, w.bytes(), true));
+      }
+    }
+    return {};
+  }
+
+  Result<void> structure(const Struct& s, ByteWriter& w, bool top = false) {
     w.put_le<std::uint32_t>(static_cast<std::uint32_t>(s.members.size()));
     for (const Member& m : s.members) {
       SW_TRY(idx, name_index(m.name));
       w.put_le<std::uint32_t>(idx);
+      if (const Array* a = top ? chunked(m.value) : nullptr) {
+        // Placeholder: layout with the chunked bit, the element count, no items.
+        w.put_u8(static_cast<std::uint8_t>(ValueKind::array));
+        w.put_le<std::uint32_t>(5);
+        w.put_u8(static_cast<std::uint8_t>(a->layout) | kChunkedLayoutBit);
+        w.put_le<std::uint32_t>(static_cast<std::uint32_t>(a->items.size()));
+        continue;
+      }
       auto r = value(m.value, w);
       if (!r) return fail(std::move(r.error().in_field(m.name)));
     }

@@ -158,9 +158,9 @@ TEST(FramedCodec, FieldLengthOffByOneIsCaughtAtTheField) {
   auto bytes = encode_framed(sample_stream(), options());
   ASSERT_TRUE(bytes);
   std::size_t sec = section_offsets(*bytes)[0];
-  // dev/0 payload: str name (2+3), inst 4, ver 4, kind 1, sid 4, fp 8, count 4,
-  // then member 0: name idx 4, type 1, len 4 (u8 value: 1).
-  std::size_t len_at = sec + 6 + 5 + 4 + 4 + 1 + 4 + 8 + 4 + 4 + 1;
+  // dev/0 payload: str name (2+3), sequence 4, inst 4, ver 4, kind 1, sid 4, fp 8,
+  // count 4, then member 0: name idx 4, type 1, len 4 (u8 value: 1).
+  std::size_t len_at = sec + 6 + 5 + 4 + 4 + 4 + 1 + 4 + 8 + 4 + 4 + 1;
   for (int delta : {-1, +1}) {
     Bytes b = *bytes;
     std::uint32_t len;
@@ -202,30 +202,83 @@ TEST(FramedCodec, EveryTruncationIsAnError) {
   }
 }
 
-TEST(FramedCodec, SwappedSectionsDecodeInTheirNewOrderButNotEqual) {
+// Records grouped per section: the name records before it, the section, its chunks.
+std::vector<std::pair<std::size_t, std::size_t>> section_groups(const Bytes& b) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  auto recs = record_offsets(b);
+  std::size_t group_start = 0;
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    std::uint8_t t = b[recs[i]];
+    if (t == 0x02 && group_start == 0) group_start = recs[i];
+    if (t == 0x03) {
+      std::size_t begin = group_start ? group_start : recs[i];
+      std::size_t j = i + 1;
+      while (j < recs.size() && b[recs[j]] == 0x05) ++j;
+      out.push_back({begin, j < recs.size() ? recs[j] : b.size()});
+      group_start = 0;
+    }
+  }
+  return out;
+}
+
+Bytes swap_groups(const Bytes& b, std::pair<std::size_t, std::size_t> x,
+                  std::pair<std::size_t, std::size_t> y) {
+  Bytes out(b.begin(), b.begin() + static_cast<long>(x.first));
+  out.insert(out.end(), b.begin() + static_cast<long>(y.first), b.begin() + static_cast<long>(y.second));
+  out.insert(out.end(), b.begin() + static_cast<long>(x.first), b.begin() + static_cast<long>(x.second));
+  out.insert(out.end(), b.begin() + static_cast<long>(y.second), b.end());
+  return out;
+}
+
+TEST(FramedCodec, SwappedSectionsAreRefusedNamingTheSection) {
+  // Without new names between them: the sequence number catches the swap.
+  StateStream s = sample_stream();
+  s.sections.push_back(s.sections[0]);
+  s.sections.back().instance_id = 7;
+  auto bytes = encode_framed(s, options());
+  ASSERT_TRUE(bytes);
+  auto groups = section_groups(*bytes);
+  ASSERT_EQ(groups.size(), 4u);
+  auto r = decode_framed(swap_groups(*bytes, groups[2], groups[3]));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::mismatch);
+  EXPECT_EQ(r.error().section, "dev/7");
+  // With their name records: the name table's start index catches it first.
+  auto r2 = decode_framed(swap_groups(*bytes, groups[1], groups[2]));
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().code, Errc::mismatch);
+  EXPECT_NE(r2.error().message.find("name table"), std::string::npos) << r2.error().to_string();
+}
+
+TEST(FramedCodec, BulkArraysTravelInChunksAndMissingChunksAreCaught) {
   auto bytes = encode_framed(sample_stream(), options());
   ASSERT_TRUE(bytes);
   auto recs = record_offsets(*bytes);
-  auto secs = section_offsets(*bytes);
-  // Swap serial/0 and big/1 (no name records between them: big reuses none? check).
-  std::size_t a = secs[1], b = secs[2];
-  std::size_t a_end = b;  // records are contiguous
-  auto next = std::find(recs.begin(), recs.end(), b);
-  ASSERT_NE(next, recs.end());
-  // big/1 introduced a new name ("regs"), so a names record precedes it: swap
-  // serial with that names+section pair keeps names before use.
-  std::size_t names_at = *(next - 1);
-  if ((*bytes)[names_at] == 0x02) a_end = names_at;
-  std::size_t b_end = *(next + 1);
-  Bytes swapped(bytes->begin(), bytes->begin() + static_cast<long>(a));
-  swapped.insert(swapped.end(), bytes->begin() + static_cast<long>(a_end), bytes->begin() + static_cast<long>(b_end));
-  swapped.insert(swapped.end(), bytes->begin() + static_cast<long>(a), bytes->begin() + static_cast<long>(a_end));
-  swapped.insert(swapped.end(), bytes->begin() + static_cast<long>(b_end), bytes->end());
-  auto r = decode_framed(swapped);
-  ASSERT_TRUE(r) << r.error().to_string();
-  EXPECT_EQ(r->stream.sections[1].name, "big");
-  EXPECT_EQ(r->stream.sections[2].name, "serial");
-  EXPECT_FALSE(diff(r->stream, sample_stream()).empty());
+  std::vector<std::size_t> chunks;
+  for (std::size_t at : recs)
+    if ((*bytes)[at] == 0x05) chunks.push_back(at);
+  EXPECT_EQ(chunks.size(), 4096u / 256u);  // big/1's "regs"
+  // Drop the third chunk.
+  std::size_t at = chunks[2], end = chunks[3];
+  Bytes b(bytes->begin(), bytes->begin() + static_cast<long>(at));
+  b.insert(b.end(), bytes->begin() + static_cast<long>(end), bytes->end());
+  auto r = decode_framed(b);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::mismatch);
+  EXPECT_EQ(r.error().section, "big/1");
+  EXPECT_EQ(r.error().field_path, "regs");
+  // Drop the last chunk: the next record finds the section short.
+  std::size_t last = chunks.back();
+  std::size_t after = last + 6 + 4;
+  std::uint32_t len;
+  std::memcpy(&len, bytes->data() + last + 2, 4);
+  after += len;
+  Bytes c(bytes->begin(), bytes->begin() + static_cast<long>(last));
+  c.insert(c.end(), bytes->begin() + static_cast<long>(after), bytes->end());
+  auto r2 = decode_framed(c);
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().code, Errc::truncated);
+  EXPECT_EQ(r2.error().field_path, "regs");
 }
 
 TEST(FramedCodec, WrongCrcIsReportedWithBothValues) {
