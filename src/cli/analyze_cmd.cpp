@@ -8,6 +8,8 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/framed_summary.hpp"
+#include "statewire/framed.hpp"
 #include "cli/mapped_file.hpp"
 #include "cli/qemu_options.hpp"
 #include "cli/ram_extract.hpp"
@@ -32,6 +34,7 @@ struct AnalyzeArgs {
 void run_analyze(const AnalyzeArgs& args) {
   auto file = MappedFile::open(args.path);
   if (!file) return report(file.error());
+  if (is_framed(file->bytes())) return print_framed_summary(file->bytes(), args.format);
   qemu::AnalyzeOptions opt;
   auto decode = make_decode_options(args.schema);
   if (!decode) return report(decode.error());
