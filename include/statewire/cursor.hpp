@@ -154,6 +154,11 @@ class ByteWriter {
     return buf_.data() + old;
   }
 
+  // Drops everything after the first n bytes (undoes a failed append).
+  void truncate(std::size_t n) {
+    if (n < buf_.size()) buf_.resize(n);
+  }
+
   const Bytes& bytes() const& noexcept { return buf_; }
   Bytes take() && { return std::move(buf_); }
 

@@ -1,0 +1,162 @@
+// Load visitor: QEMU VMState body bytes -> object, every read through Cursor.
+//
+// A field's elements are taken from the input in one bounds-checked read and
+// then byte-swapped in a loop. Variable counts were already bounded by the
+// walk; vectors are resized only after the bytes they need are known to be
+// there. The caller loads into a copy and commits on success (describe.hpp).
+#include <cstring>
+
+#include "describe/walk.hpp"
+
+namespace statewire::detail {
+
+namespace {
+
+template <std::size_t W>
+struct uint_of;
+template <> struct uint_of<2> { using type = std::uint16_t; };
+template <> struct uint_of<4> { using type = std::uint32_t; };
+template <> struct uint_of<8> { using type = std::uint64_t; };
+
+class LoadVisitor {
+ public:
+  static constexpr bool kLoading = true;
+
+  LoadVisitor(Cursor& cur, const LoadParams& lp) : cur_(cur), lp_(lp) {}
+
+  bool run_hooks() const { return lp_.run_hooks; }
+  bool stopped() const { return false; }
+  void locate(Error& e) const { e.at(cur_.offset()); }
+
+  // Before a std::vector is resized to n: refuse counts the input cannot hold.
+  Result<void> prepare(const Op& op, std::uint64_t n) {
+    if (n > lp_.limits.max_elements)
+      return fail(Errc::limit_exceeded,
+                  fmt::format("{} elements above the limit {}", n, lp_.limits.max_elements));
+    std::uint64_t wire = elem_width(op.kind);
+    if (op.kind == ElemKind::buffer) wire = op.buf_size;
+    if (op.kind == ElemKind::string) wire = 4;
+    if (wire && n > cur_.remaining() / wire)
+      return fail(cur_.error_here(
+          Errc::truncated, fmt::format("need {} bytes for {} elements, {} left", n * wire, n,
+                                       cur_.remaining())));
+    return {};
+  }
+
+  template <class E>
+  Result<void> scalars(const Op&, const Field&, Ptr elems, std::uint64_t n) {
+    constexpr std::size_t W = sizeof(E);
+    SW_TRY(in, cur_.read_bytes(static_cast<std::size_t>(n) * W));
+    if constexpr (std::is_same_v<E, bool>) {
+      // QEMU reads any non-zero byte as true.
+      for (std::size_t i = 0; i < n; ++i) {
+        bool b = in[i] != 0;
+        std::memcpy(elems + i, &b, 1);
+      }
+    } else if constexpr (W == 1) {
+      std::memcpy(elems, in.data(), in.size());
+    } else {
+      using U = typename uint_of<W>::type;
+      for (std::size_t i = 0; i < n; ++i) {
+        U x;
+        std::memcpy(&x, in.data() + i * W, W);
+        x = from_be(x);
+        std::memcpy(elems + i * W, &x, W);
+      }
+    }
+    return {};
+  }
+
+  Result<void> buffers(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
+    SW_TRY(in, cur_.read_bytes(static_cast<std::size_t>(n) * op.buf_size));
+    if (op.stride == op.buf_size) {
+      if (!in.empty()) std::memcpy(elems, in.data(), in.size());
+    } else {
+      for (std::size_t i = 0; i < n; ++i)
+        std::memcpy(elems + i * op.stride, in.data() + i * op.buf_size, op.buf_size);
+    }
+    return {};
+  }
+
+  Result<void> strings(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      SW_TRY(len, cur_.read_be32());
+      if (len > lp_.limits.max_blob)
+        return fail(cur_.error_here(Errc::limit_exceeded,
+                                    fmt::format("string of {} bytes above the limit {}", len,
+                                                lp_.limits.max_blob)));
+      SW_TRY(in, cur_.read_bytes(len));
+      auto& s = *reinterpret_cast<std::string*>(elems + i * op.stride);
+      s.assign(reinterpret_cast<const char*>(in.data()), in.size());
+    }
+    return {};
+  }
+
+  Result<void> unused(const Op& op, const Field&) { return cur_.skip(op.buf_size); }
+
+  template <class Each>
+  Result<void> structs(const Op& op, const Field&, Ptr elems, std::uint64_t n, Each&& each) {
+    if (++depth_ > lp_.limits.max_depth)
+      return fail(Errc::limit_exceeded, "descriptions nested too deep");
+    auto r = for_each_struct(op, elems, n, each);
+    --depth_;
+    return r;
+  }
+
+  // QEMU's rule: subsections follow while the next byte is 0x05 and the name
+  // starts with this description's name; a matching name we do not know is
+  // an error, anything else ends the list and is left for the caller.
+  Result<void> subsections(const Program& p, Ptr obj) {
+    while (cur_.remaining() >= 2) {
+      if (*cur_.peek(0) != kSubsectionMarker) break;
+      const std::size_t len = *cur_.peek(1);
+      if (len < p.name.size() + 1 || cur_.remaining() < 2 + len) break;
+      std::string name(len, '\0');
+      for (std::size_t i = 0; i < len; ++i) name[i] = static_cast<char>(*cur_.peek(2 + i));
+      if (name.compare(0, p.name.size(), p.name) != 0) break;
+      const SubProgram* sub = nullptr;
+      for (const SubProgram& s : p.subs)
+        if (s.program->name == name) sub = &s;
+      if (!sub) {
+        Error e = cur_.error_here(Errc::unknown_subsection,
+                                  fmt::format("subsection {} is not known to {}", name, p.name));
+        return fail(std::move(e));
+      }
+      SW_CHECK(cur_.skip(2 + len));
+      const std::uint64_t at = cur_.offset();
+      SW_TRY(ver, cur_.read_be32());
+      if (auto r = check_range(*sub->program, ver); !r) {
+        r.error().at(at);
+        return r;
+      }
+      auto r = walk_body(*sub->program, obj, ver, *this);
+      if (!r) {
+        r.error().in_field(name);
+        return r;
+      }
+    }
+    return {};
+  }
+
+ private:
+  Cursor& cur_;
+  const LoadParams& lp_;
+  std::size_t depth_ = 0;
+};
+
+}  // namespace
+
+Result<void> load(const Program& p, void* obj, Cursor& cur, std::uint32_t version,
+                  const LoadParams& lp) {
+  if (p.misuse) return fail(*p.misuse);
+  if (auto r = check_range(p, version); !r) {
+    r.error().in_section(p.name);
+    return r;
+  }
+  LoadVisitor v(cur, lp);
+  auto r = walk_body(p, static_cast<Ptr>(obj), version, v);
+  if (!r) r.error().in_section(p.name);
+  return r;
+}
+
+}  // namespace statewire::detail

@@ -1,0 +1,180 @@
+// The one walk over a compiled native description, shared by every visitor.
+//
+// walk_body() decides which fields are present (test, else version), resolves
+// counts (bounded variable arrays), finds the elements (in the object or in a
+// std::vector member), recurses into nested structs, runs the hooks and adds
+// the field path to errors. What happens to the elements is the visitor's:
+// save (object -> bytes), load (bytes -> object), to_tree, from_tree. The
+// visitor is a template parameter, so each hot loop compiles to its own
+// straight code with no virtual call per scalar.
+//
+// A visitor V provides:
+//   static constexpr bool kLoading;           // hooks and vector handling side
+//   bool run_hooks() const;
+//   bool stopped() const;                     // from_tree on a partial tree
+//   void locate(Error&) const;                // add the current byte offset
+//   Result<void> prepare(const Op&, std::uint64_t n);  // before resizing a vector
+//   template <class E> Result<void> scalars(const Op&, const Field&, Ptr, std::uint64_t n);
+//   Result<void> buffers / strings (const Op&, const Field&, Ptr, std::uint64_t n);
+//   Result<void> unused(const Op&, const Field&);
+//   Result<void> structs(const Op&, const Field&, Ptr, std::uint64_t n, Each each);
+//   Result<void> subsections(const Program&, Ptr obj);
+#pragma once
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "statewire/detail/describe_program.hpp"
+
+namespace statewire::detail {
+
+using Ptr = unsigned char*;
+
+[[nodiscard]] inline Unexpected field_error(Errc code, std::string message) {
+  return fail(code, std::move(message));
+}
+
+// Checks a body version against the description's accepted range.
+[[nodiscard]] inline Result<void> check_range(const Program& p, std::uint32_t version,
+                                              std::string_view what = "incoming") {
+  if (version > p.version)
+    return fail(Errc::version_too_new,
+                fmt::format("{}: {} version_id {} is too new for local version_id {}", p.name,
+                            what, version, p.version));
+  if (version < p.minimum)
+    return fail(Errc::version_too_old,
+                fmt::format("{}: {} version_id {} is too old for local minimum version_id {}",
+                            p.name, what, version, p.minimum));
+  return {};
+}
+
+// The current value of a varray's count member.
+[[nodiscard]] inline Result<std::uint64_t> read_count(const Op& op, const unsigned char* obj) {
+  const unsigned char* at = obj + op.count_offset;
+  auto get = [at](auto v) {
+    std::memcpy(&v, at, sizeof v);
+    return v;
+  };
+  std::int64_t s = 0;
+  switch (op.count_kind) {
+    case ElemKind::u8: return get(std::uint8_t{});
+    case ElemKind::u16: return get(std::uint16_t{});
+    case ElemKind::u32: return get(std::uint32_t{});
+    case ElemKind::u64: return get(std::uint64_t{});
+    case ElemKind::i8: s = get(std::int8_t{}); break;
+    case ElemKind::i16: s = get(std::int16_t{}); break;
+    case ElemKind::i32: s = get(std::int32_t{}); break;
+    case ElemKind::i64: s = get(std::int64_t{}); break;
+    default: return fail(Errc::schema_invalid, "count member is not an integer");
+  }
+  if (s < 0) return fail(Errc::invalid_value, fmt::format("negative element count {}", s));
+  return static_cast<std::uint64_t>(s);
+}
+
+[[nodiscard]] inline Result<void> hook_result(const Program& p, const char* which,
+                                              Result<void> r) {
+  if (r) return {};
+  Error e = std::move(r.error());
+  e.code = Errc::hook_failed;
+  e.message = fmt::format("{} of {} failed: {}", which, p.name, e.message);
+  return fail(std::move(e));
+}
+
+template <class V>
+Result<void> walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v);
+
+template <class V>
+Result<void> walk_op(const Op& op, const Field& f, Ptr obj, V& v) {
+  std::uint64_t n = op.count;
+  if (op.varray) {
+    SW_TRY(c, read_count(op, obj));
+    if (c > op.max)
+      return field_error(Errc::limit_exceeded,
+                         fmt::format("{} elements (count {}) above the bound {}", c,
+                                     f.count.field, op.max));
+    n = c;
+  }
+  Ptr elems = obj + op.offset;
+  if (op.vec) {
+    if constexpr (V::kLoading) {
+      SW_CHECK(v.prepare(op, n));
+      elems = op.vec->resize(elems, static_cast<std::size_t>(n));
+    } else {
+      std::size_t have = op.vec->size(elems);
+      if (have < n)
+        return field_error(Errc::invalid_value,
+                           fmt::format("count {} says {} elements, the vector holds {}",
+                                       f.count.field, n, have));
+      elems = op.vec->data(elems);
+    }
+  }
+  switch (op.kind) {
+    case ElemKind::u8: return v.template scalars<std::uint8_t>(op, f, elems, n);
+    case ElemKind::u16: return v.template scalars<std::uint16_t>(op, f, elems, n);
+    case ElemKind::u32: return v.template scalars<std::uint32_t>(op, f, elems, n);
+    case ElemKind::u64: return v.template scalars<std::uint64_t>(op, f, elems, n);
+    case ElemKind::i8: return v.template scalars<std::int8_t>(op, f, elems, n);
+    case ElemKind::i16: return v.template scalars<std::int16_t>(op, f, elems, n);
+    case ElemKind::i32: return v.template scalars<std::int32_t>(op, f, elems, n);
+    case ElemKind::i64: return v.template scalars<std::int64_t>(op, f, elems, n);
+    case ElemKind::boolean: return v.template scalars<bool>(op, f, elems, n);
+    case ElemKind::f64: return v.template scalars<double>(op, f, elems, n);
+    case ElemKind::buffer: return v.buffers(op, f, elems, n);
+    case ElemKind::string: return v.strings(op, f, elems, n);
+    case ElemKind::unused: return v.unused(op, f);
+    case ElemKind::structure: {
+      const Program& nested = *op.nested;
+      auto each = [&nested, &v](Ptr e) { return walk_body(nested, e, nested.version, v); };
+      return v.structs(op, f, elems, n, each);
+    }
+  }
+  return field_error(Errc::schema_invalid, "unknown element kind");
+}
+
+template <class V>
+Result<void> walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
+  if constexpr (V::kLoading) {
+    if (p.pre_load && v.run_hooks()) SW_CHECK(hook_result(p, "pre_load", p.pre_load(obj)));
+  } else {
+    if (p.pre_save) SW_CHECK(hook_result(p, "pre_save", p.pre_save(obj)));
+  }
+  const std::vector<Field>& fields = *p.schema.fields;
+  for (std::size_t i = 0, e = p.ops.size(); i < e; ++i) {
+    const Op& op = p.ops[i];
+    bool present = op.test >= 0 ? p.tests[static_cast<std::size_t>(op.test)](obj, version)
+                                : op.since <= version;
+    if (!present) continue;
+    auto r = walk_op(op, fields[i], obj, v);
+    if (!r) [[unlikely]] {
+      Error err = std::move(r.error());
+      v.locate(err);
+      err.in_field(fields[i].name);
+      return fail(std::move(err));
+    }
+    if (v.stopped()) return {};
+  }
+  SW_CHECK(v.subsections(p, obj));
+  if constexpr (V::kLoading) {
+    if (p.post_load && v.run_hooks())
+      SW_CHECK(hook_result(p, "post_load", p.post_load(obj, version)));
+  } else {
+    if (p.post_save) SW_CHECK(hook_result(p, "post_save", p.post_save(obj)));
+  }
+  return {};
+}
+
+// Runs `each` over n structs, adding "[k]" to an error's path for arrays.
+template <class Each>
+Result<void> for_each_struct(const Op& op, Ptr elems, std::uint64_t n, Each&& each) {
+  for (std::uint64_t k = 0; k < n; ++k) {
+    auto r = each(elems + k * op.stride);
+    if (!r) [[unlikely]] {
+      if (op.is_array) r.error().in_field(fmt::format("[{}]", k));
+      return r;
+    }
+  }
+  return {};
+}
+
+}  // namespace statewire::detail
