@@ -1,0 +1,141 @@
+#include "vm_model/vm_model.hpp"
+
+#include <fmt/format.h>
+
+namespace vm_model {
+
+using statewire::Result;
+
+Vm make_sample_vm() {
+  Vm vm;
+  Uart& u = vm.uart;
+  u.divider = 1;  // 115200 baud
+  u.rbr = 0x41;
+  u.ier = 0x05;
+  u.iir = 0xc4;
+  u.lcr = 0x03;
+  u.mcr = 0x0b | kUartMcrLoopback;
+  u.lsr = 0x61;
+  u.msr = 0xb0;
+  u.scr = 0x5a;
+  u.fcr = 0xc7;
+  u.rx_count = 5;
+  for (std::uint8_t i = 0; i < u.rx_count; ++i) u.rx_fifo[i] = static_cast<std::uint8_t>('h' + i);
+  u.thr_ipending = true;
+  u.loopback_data = 0x7e;
+  u.timeout_deadline_ns = 4000000123;
+  u.timeout_chars = 4;
+  uart_update_baud(u);
+
+  Timer& t = vm.timer;
+  t.enabled = true;
+  t.period_ns = 1000000;
+  t.next_deadline_ns = 5000000000;
+  t.counter = 0x123456789abcull;
+  t.mode = TimerMode::one_shot;
+  t.drift_ppm = -12.625;
+  t.irq_count = 4242;
+  t.comparators = {10, 20, 0xffffffffffffffffull, 40};
+  t.label = "hpet-like timer 0";
+  t.oneshot_remaining_ns = 250000;
+  t.calibrated = true;
+  t.scale = 1.000123;
+  t.offset_ns = -750;
+
+  Nic& n = vm.nic;
+  n.mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  n.ctrl = 0x0000'0013 | kNicCtrlVlan;
+  n.status = 0x80080783;
+  for (std::size_t i = 0; i < kNicRingSize; ++i)
+    n.rx_ring[i] = {0x10000000ull + i * 0x800, static_cast<std::uint16_t>(60 + i),
+                    static_cast<std::uint16_t>(i % 2 ? 0x3 : 0x0)};
+  n.rx_head = 3;
+  n.rx_tail = 7;
+  for (std::size_t i = 0; i < n.regs.size(); ++i)
+    n.regs[i] = static_cast<std::uint32_t>(0x01000193u * (i + 1));
+  n.filter_count = 3;
+  n.filters[0] = n.mac;
+  n.filters[1] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  n.filters[2] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
+  n.rx_packets = 1000;
+  n.tx_packets = 900;
+  n.rx_bytes = 1500000;
+  n.tx_bytes = 1200000;
+  n.tx_count = 2;
+  n.tx_ring = {{0x20000000, 1514, 1}, {0x20000800, 60, 0}};
+  n.vlan_tag = 100;
+  n.tso = true;
+  n.rx_csum = true;
+  n.mss = 1448;
+  return vm;
+}
+
+Result<std::vector<SavedSection>> save_vm(const Vm& vm) {
+  std::vector<SavedSection> out;
+  SW_TRY(uart, uart_description().save(vm.uart));
+  out.push_back({uart_description().name(), uart_description().version(), std::move(uart)});
+  SW_TRY(timer, timer_description().save(vm.timer));
+  out.push_back({timer_description().name(), timer_description().version(), std::move(timer)});
+  SW_TRY(nic, nic_description().save(vm.nic));
+  out.push_back({nic_description().name(), nic_description().version(), std::move(nic)});
+  return out;
+}
+
+Result<void> load_vm(Vm& vm, const std::vector<SavedSection>& sections) {
+  Vm next = vm;
+  for (const SavedSection& s : sections) {
+    if (s.name == uart_description().name()) {
+      SW_CHECK(uart_description().load(next.uart, s.body, s.version));
+    } else if (s.name == timer_description().name()) {
+      SW_CHECK(timer_description().load(next.timer, s.body, s.version));
+    } else if (s.name == nic_description().name()) {
+      SW_CHECK(nic_description().load(next.nic, s.body, s.version));
+    } else {
+      statewire::Error e = statewire::make_error(
+          statewire::Errc::unknown_section, fmt::format("no device saves a section {}", s.name));
+      e.in_section(s.name);
+      return statewire::fail(std::move(e));
+    }
+  }
+  vm = std::move(next);
+  return {};
+}
+
+namespace {
+template <class T>
+Result<void> add_tree(statewire::StateStream& out, const statewire::NativeDescription<T>& d,
+                      const T& obj) {
+  SW_TRY(body, d.to_tree(obj));
+  statewire::Section s;
+  s.section_id = static_cast<std::uint32_t>(out.sections.size());
+  s.name = d.name();
+  s.version_id = d.version();
+  s.body = std::move(body);
+  out.sections.push_back(std::move(s));
+  return {};
+}
+
+template <class T>
+statewire::DeviceSchema device(std::string key, const statewire::NativeDescription<T>& d) {
+  return {key, key, d.version(), d.minimum_version(), d.schema()};
+}
+}  // namespace
+
+Result<statewire::StateStream> vm_to_tree(const Vm& vm) {
+  statewire::StateStream out;
+  SW_CHECK(add_tree(out, uart_description(), vm.uart));
+  SW_CHECK(add_tree(out, timer_description(), vm.timer));
+  SW_CHECK(add_tree(out, nic_description(), vm.nic));
+  return out;
+}
+
+statewire::SchemaSet vm_schemas() {
+  statewire::SchemaSet set;
+  set.machine = "statewire-example-vm";
+  set.devices.push_back(device("vm-uart", uart_description()));
+  set.devices.push_back(device("vm-timer", timer_description()));
+  set.devices.push_back(device("vm-nic", nic_description()));
+  return set;
+}
+
+}  // namespace vm_model
