@@ -87,6 +87,14 @@ class Cursor {
 
   // The next n bytes as a view into the input (no copy).
   [[nodiscard]] Result<ByteSpan> read_bytes(std::size_t n);
+  // The same for hot loops: the next n bytes, consumed, or nullptr (nothing
+  // consumed) when fewer are left; the caller then reports via read_bytes().
+  [[nodiscard]] const std::uint8_t* try_take(std::size_t n) noexcept {
+    if (remaining() < n) return nullptr;
+    const std::uint8_t* p = data_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
   // A child cursor over the next n bytes; this cursor moves past them.
   [[nodiscard]] Result<Cursor> sub(std::size_t n);
   // u8 length + that many bytes, as QEMU writes id strings.

@@ -396,24 +396,23 @@ class NativeDescription {
   // changes only on success; fields the version lacks keep their values.
   [[nodiscard]] Result<void> load(T& obj, Cursor& cur, std::uint32_t version,
                                   const LoadOptions& o = {}) const {
-    T tmp = obj;
-    SW_CHECK(detail::load(*p_, &tmp, cur, version, {o.limits, true, false}));
-    obj = std::move(tmp);
-    return {};
+    return transact(obj, [&](T& work) {
+      return detail::load(*p_, &work, cur, version, {o.limits, true, false});
+    });
   }
   // Same, but the whole span must be the body.
   [[nodiscard]] Result<void> load(T& obj, ByteSpan bytes, std::uint32_t version,
                                   const LoadOptions& o = {}) const {
     Cursor cur(bytes);
-    T tmp = obj;
-    SW_CHECK(detail::load(*p_, &tmp, cur, version, {o.limits, true, false}));
-    if (!cur.empty()) {
-      Error e = cur.error_here(Errc::mismatch, fmt_trailing(cur.remaining()));
-      e.in_section(p_->name);
-      return fail(std::move(e));
-    }
-    obj = std::move(tmp);
-    return {};
+    return transact(obj, [&](T& work) -> Result<void> {
+      SW_CHECK(detail::load(*p_, &work, cur, version, {o.limits, true, false}));
+      if (!cur.empty()) {
+        Error e = cur.error_here(Errc::mismatch, fmt_trailing(cur.remaining()));
+        e.in_section(p_->name);
+        return fail(std::move(e));
+      }
+      return {};
+    });
   }
 
   // The tree of what save() would write (equal to decode_body of those bytes).
@@ -423,10 +422,9 @@ class NativeDescription {
   // Loads a tree of `version` (as decode_body returns it); `obj` changes only on success.
   [[nodiscard]] Result<void> from_tree(T& obj, const Struct& body, std::uint32_t version,
                                        const LoadOptions& o = {}) const {
-    T tmp = obj;
-    SW_CHECK(detail::from_tree(*p_, &tmp, body, version, {o.limits, true, false}));
-    obj = std::move(tmp);
-    return {};
+    return transact(obj, [&](T& work) {
+      return detail::from_tree(*p_, &work, body, version, {o.limits, true, false});
+    });
   }
 
   // The schema in statewire's Description form; to_schema_json() exports it in
@@ -443,6 +441,39 @@ class NativeDescription {
   const std::shared_ptr<const detail::Program> program() const noexcept { return p_; }
 
  private:
+  // Runs `body` on a copy of `obj` and commits the copy only on success, so a
+  // failed load leaves `obj` as it was. Types owning memory go through a
+  // per-thread scratch object whose capacity is reused (copy-assign, then
+  // swap), so a steady stream of loads does not allocate; the scratch keeps
+  // the previous state until the next load of that type on that thread.
+  template <class F>
+  Result<void> transact(T& obj, F&& body) const {
+    if constexpr (std::is_trivially_copyable_v<T> || !std::is_default_constructible_v<T>) {
+      T tmp = obj;
+      SW_CHECK(body(tmp));
+      obj = std::move(tmp);
+      return {};
+    } else {
+      static thread_local T scratch;
+      static thread_local bool busy = false;
+      if (busy) {  // a hook loading another object of the same type
+        T tmp = obj;
+        SW_CHECK(body(tmp));
+        obj = std::move(tmp);
+        return {};
+      }
+      busy = true;
+      scratch = obj;
+      Result<void> r = body(scratch);
+      if (r) {
+        using std::swap;
+        swap(obj, scratch);
+      }
+      busy = false;
+      return r;
+    }
+  }
+
   static std::string fmt_trailing(std::size_t n) {
     return std::to_string(n) + " bytes left after the body";
   }

@@ -6,19 +6,14 @@
 // there. The caller loads into a copy and commits on success (describe.hpp).
 #include <cstring>
 
+#include "describe/byteswap.hpp"
 #include "describe/walk.hpp"
 
 namespace statewire::detail {
 
 namespace {
 
-template <std::size_t W>
-struct uint_of;
-template <> struct uint_of<2> { using type = std::uint16_t; };
-template <> struct uint_of<4> { using type = std::uint32_t; };
-template <> struct uint_of<8> { using type = std::uint64_t; };
-
-class LoadVisitor {
+class LoadVisitor : public VisitorBase {
  public:
   static constexpr bool kLoading = true;
 
@@ -29,24 +24,26 @@ class LoadVisitor {
   void locate(Error& e) const { e.at(cur_.offset()); }
 
   // Before a std::vector is resized to n: refuse counts the input cannot hold.
-  Result<void> prepare(const Op& op, std::uint64_t n) {
+  bool prepare(const Op& op, std::uint64_t n) {
     if (n > lp_.limits.max_elements)
-      return fail(Errc::limit_exceeded,
-                  fmt::format("{} elements above the limit {}", n, lp_.limits.max_elements));
+      return raise(Errc::limit_exceeded,
+                   fmt::format("{} elements above the limit {}", n, lp_.limits.max_elements));
     std::uint64_t wire = elem_width(op.kind);
     if (op.kind == ElemKind::buffer) wire = op.buf_size;
     if (op.kind == ElemKind::string) wire = 4;
     if (wire && n > cur_.remaining() / wire)
-      return fail(cur_.error_here(
+      return raise(cur_.error_here(
           Errc::truncated, fmt::format("need {} bytes for {} elements, {} left", n * wire, n,
                                        cur_.remaining())));
-    return {};
+    return true;
   }
 
   template <class E>
-  Result<void> scalars(const Op&, const Field&, Ptr elems, std::uint64_t n) {
+  bool scalars(const Op&, const Field&, Ptr elems, std::uint64_t n) {
     constexpr std::size_t W = sizeof(E);
-    SW_TRY(in, cur_.read_bytes(static_cast<std::size_t>(n) * W));
+    const std::size_t bytes = static_cast<std::size_t>(n) * W;
+    const std::uint8_t* in = cur_.try_take(bytes);
+    if (!in) [[unlikely]] return ok(cur_.read_bytes(bytes));
     if constexpr (std::is_same_v<E, bool>) {
       // QEMU reads any non-zero byte as true.
       for (std::size_t i = 0; i < n; ++i) {
@@ -54,51 +51,49 @@ class LoadVisitor {
         std::memcpy(elems + i, &b, 1);
       }
     } else if constexpr (W == 1) {
-      std::memcpy(elems, in.data(), in.size());
+      std::memcpy(elems, in, bytes);
     } else {
-      using U = typename uint_of<W>::type;
-      for (std::size_t i = 0; i < n; ++i) {
-        U x;
-        std::memcpy(&x, in.data() + i * W, W);
-        x = from_be(x);
-        std::memcpy(elems + i * W, &x, W);
-      }
+      swap_copy<W>(elems, in, static_cast<std::size_t>(n));
     }
-    return {};
+    return true;
   }
 
-  Result<void> buffers(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
-    SW_TRY(in, cur_.read_bytes(static_cast<std::size_t>(n) * op.buf_size));
+  bool buffers(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
+    const std::size_t bytes = static_cast<std::size_t>(n) * op.buf_size;
+    const std::uint8_t* in = cur_.try_take(bytes);
+    if (!in) [[unlikely]] return ok(cur_.read_bytes(bytes));
     if (op.stride == op.buf_size) {
-      if (!in.empty()) std::memcpy(elems, in.data(), in.size());
+      if (bytes) std::memcpy(elems, in, bytes);
     } else {
       for (std::size_t i = 0; i < n; ++i)
-        std::memcpy(elems + i * op.stride, in.data() + i * op.buf_size, op.buf_size);
+        std::memcpy(elems + i * op.stride, in + i * op.buf_size, op.buf_size);
     }
-    return {};
+    return true;
   }
 
-  Result<void> strings(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
+  bool strings(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
     for (std::uint64_t i = 0; i < n; ++i) {
-      SW_TRY(len, cur_.read_be32());
-      if (len > lp_.limits.max_blob)
-        return fail(cur_.error_here(Errc::limit_exceeded,
-                                    fmt::format("string of {} bytes above the limit {}", len,
-                                                lp_.limits.max_blob)));
-      SW_TRY(in, cur_.read_bytes(len));
+      auto len = cur_.read_be32();
+      if (!ok(len)) return false;
+      if (*len > lp_.limits.max_blob)
+        return raise(cur_.error_here(Errc::limit_exceeded,
+                                     fmt::format("string of {} bytes above the limit {}", *len,
+                                                 lp_.limits.max_blob)));
+      auto in = cur_.read_bytes(*len);
+      if (!ok(in)) return false;
       auto& s = *reinterpret_cast<std::string*>(elems + i * op.stride);
-      s.assign(reinterpret_cast<const char*>(in.data()), in.size());
+      s.assign(reinterpret_cast<const char*>(in->data()), in->size());
     }
-    return {};
+    return true;
   }
 
-  Result<void> unused(const Op& op, const Field&) { return cur_.skip(op.buf_size); }
+  bool unused(const Op& op, const Field&) { return ok(cur_.skip(op.buf_size)); }
 
   template <class Each>
-  Result<void> structs(const Op& op, const Field&, Ptr elems, std::uint64_t n, Each&& each) {
+  bool structs(const Op& op, const Field&, Ptr elems, std::uint64_t n, Each&& each) {
     if (++depth_ > lp_.limits.max_depth)
-      return fail(Errc::limit_exceeded, "descriptions nested too deep");
-    auto r = for_each_struct(op, elems, n, each);
+      return raise(Errc::limit_exceeded, "descriptions nested too deep");
+    bool r = for_each_struct(*this, op, elems, n, each);
     --depth_;
     return r;
   }
@@ -106,7 +101,7 @@ class LoadVisitor {
   // QEMU's rule: subsections follow while the next byte is 0x05 and the name
   // starts with this description's name; a matching name we do not know is
   // an error, anything else ends the list and is left for the caller.
-  Result<void> subsections(const Program& p, Ptr obj) {
+  bool subsections(const Program& p, Ptr obj) {
     while (cur_.remaining() >= 2) {
       if (*cur_.peek(0) != kSubsectionMarker) break;
       const std::size_t len = *cur_.peek(1);
@@ -118,24 +113,23 @@ class LoadVisitor {
       for (const SubProgram& s : p.subs)
         if (s.program->name == name) sub = &s;
       if (!sub) {
-        Error e = cur_.error_here(Errc::unknown_subsection,
-                                  fmt::format("subsection {} is not known to {}", name, p.name));
-        return fail(std::move(e));
+        return raise(cur_.error_here(
+            Errc::unknown_subsection, fmt::format("subsection {} is not known to {}", name, p.name)));
       }
-      SW_CHECK(cur_.skip(2 + len));
+      if (!ok(cur_.skip(2 + len))) return false;
       const std::uint64_t at = cur_.offset();
-      SW_TRY(ver, cur_.read_be32());
-      if (auto r = check_range(*sub->program, ver); !r) {
+      auto ver = cur_.read_be32();
+      if (!ok(ver)) return false;
+      if (auto r = check_range(*sub->program, *ver); !r) {
         r.error().at(at);
-        return r;
+        return ok(r);
       }
-      auto r = walk_body(*sub->program, obj, ver, *this);
-      if (!r) {
-        r.error().in_field(name);
-        return r;
+      if (!walk_body(*sub->program, obj, *ver, *this)) {
+        error().in_field(name);
+        return false;
       }
     }
-    return {};
+    return true;
   }
 
  private:
@@ -149,14 +143,17 @@ class LoadVisitor {
 Result<void> load(const Program& p, void* obj, Cursor& cur, std::uint32_t version,
                   const LoadParams& lp) {
   if (p.misuse) return fail(*p.misuse);
-  if (auto r = check_range(p, version); !r) {
+  if (version > p.version || version < p.minimum) [[unlikely]] {
+    auto r = check_range(p, version);
     r.error().in_section(p.name);
     return r;
   }
   LoadVisitor v(cur, lp);
-  auto r = walk_body(p, static_cast<Ptr>(obj), version, v);
-  if (!r) r.error().in_section(p.name);
-  return r;
+  if (!walk_body(p, static_cast<Ptr>(obj), version, v)) {
+    v.error().in_section(p.name);
+    return fail(std::move(v.error()));
+  }
+  return {};
 }
 
 }  // namespace statewire::detail

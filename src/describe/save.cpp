@@ -7,19 +7,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "describe/byteswap.hpp"
 #include "describe/walk.hpp"
 
 namespace statewire::detail {
 
 namespace {
 
-template <std::size_t W>
-struct uint_of;
-template <> struct uint_of<2> { using type = std::uint16_t; };
-template <> struct uint_of<4> { using type = std::uint32_t; };
-template <> struct uint_of<8> { using type = std::uint64_t; };
-
-class SaveVisitor {
+class SaveVisitor : public VisitorBase {
  public:
   static constexpr bool kLoading = false;
 
@@ -30,10 +25,10 @@ class SaveVisitor {
   bool run_hooks() const { return true; }
   bool stopped() const { return false; }
   void locate(Error&) const {}
-  Result<void> prepare(const Op&, std::uint64_t) { return {}; }
+  bool prepare(const Op&, std::uint64_t) { return true; }
 
   template <class E>
-  Result<void> scalars(const Op&, const Field&, Ptr elems, std::uint64_t n) {
+  bool scalars(const Op&, const Field&, Ptr elems, std::uint64_t n) {
     constexpr std::size_t W = sizeof(E);
     const std::size_t bytes = static_cast<std::size_t>(n) * W;
     unsigned char* d = ensure(bytes);
@@ -41,19 +36,13 @@ class SaveVisitor {
       // bool is stored as 0/1, which is also its wire form.
       std::memcpy(d, elems, bytes);
     } else {
-      using U = typename uint_of<W>::type;
-      for (std::size_t i = 0; i < n; ++i) {
-        U x;
-        std::memcpy(&x, elems + i * W, W);
-        x = from_be(x);
-        std::memcpy(d + i * W, &x, W);
-      }
+      swap_copy<W>(d, elems, static_cast<std::size_t>(n));
     }
     pos_ += bytes;
-    return {};
+    return true;
   }
 
-  Result<void> buffers(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
+  bool buffers(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
     const std::size_t bytes = static_cast<std::size_t>(n) * op.buf_size;
     unsigned char* d = ensure(bytes);
     if (op.stride == op.buf_size) {
@@ -63,36 +52,36 @@ class SaveVisitor {
         std::memcpy(d + i * op.buf_size, elems + i * op.stride, op.buf_size);
     }
     pos_ += bytes;
-    return {};
+    return true;
   }
 
-  Result<void> strings(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
+  bool strings(const Op& op, const Field&, Ptr elems, std::uint64_t n) {
     for (std::uint64_t i = 0; i < n; ++i) {
       const auto& s = *reinterpret_cast<const std::string*>(elems + i * op.stride);
       if (s.size() > 0xffffffffu)
-        return fail(Errc::limit_exceeded, "string longer than 4 GiB");
+        return raise(Errc::limit_exceeded, "string longer than 4 GiB");
       unsigned char* d = ensure(4 + s.size());
       std::uint32_t len = from_be(static_cast<std::uint32_t>(s.size()));
       std::memcpy(d, &len, 4);
       if (!s.empty()) std::memcpy(d + 4, s.data(), s.size());
       pos_ += 4 + s.size();
     }
-    return {};
+    return true;
   }
 
-  Result<void> unused(const Op& op, const Field&) {
+  bool unused(const Op& op, const Field&) {
     std::memset(ensure(op.buf_size), 0, op.buf_size);
     pos_ += op.buf_size;
-    return {};
+    return true;
   }
 
   template <class Each>
-  Result<void> structs(const Op& op, const Field&, Ptr elems, std::uint64_t n, Each&& each) {
-    return for_each_struct(op, elems, n, each);
+  bool structs(const Op& op, const Field&, Ptr elems, std::uint64_t n, Each&& each) {
+    return for_each_struct(*this, op, elems, n, each);
   }
 
   // Each needed subsection: 0x05, u8 name length, name, be32 version, body.
-  Result<void> subsections(const Program& p, Ptr obj) {
+  bool subsections(const Program& p, Ptr obj) {
     for (const SubProgram& s : p.subs) {
       if (!s.needed(obj)) continue;
       const Program& sp = *s.program;
@@ -103,13 +92,12 @@ class SaveVisitor {
       std::uint32_t ver = from_be(sp.version);
       std::memcpy(d + 2 + sp.name.size(), &ver, 4);
       pos_ += 2 + sp.name.size() + 4;
-      auto r = walk_body(sp, obj, sp.version, *this);
-      if (!r) {
-        r.error().in_field(sp.name);
-        return r;
+      if (!walk_body(sp, obj, sp.version, *this)) {
+        error().in_field(sp.name);
+        return false;
       }
     }
-    return {};
+    return true;
   }
 
   void commit() { w_.truncate(pos_); }
@@ -137,16 +125,16 @@ class SaveVisitor {
 
 Result<void> save(const Program& p, const void* obj, ByteWriter& out, const SaveParams& sp) {
   if (p.misuse) return fail(*p.misuse);
-  if (auto r = check_range(p, sp.version, "target"); !r) {
+  if (sp.version > p.version || sp.version < p.minimum) [[unlikely]] {
+    auto r = check_range(p, sp.version, "target");
     r.error().in_section(p.name);
     return r;
   }
   SaveVisitor v(out);
-  auto r = walk_body(p, const_cast<Ptr>(static_cast<const unsigned char*>(obj)), sp.version, v);
-  if (!r) {
+  if (!walk_body(p, const_cast<Ptr>(static_cast<const unsigned char*>(obj)), sp.version, v)) {
     v.rollback();
-    r.error().in_section(p.name);
-    return r;
+    v.error().in_section(p.name);
+    return fail(std::move(v.error()));
   }
   v.commit();
   return {};

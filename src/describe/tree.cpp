@@ -24,7 +24,7 @@ Value scalar_value(const unsigned char* p) {
   return Value(x);
 }
 
-class ToTreeVisitor {
+class ToTreeVisitor : public VisitorBase {
  public:
   static constexpr bool kLoading = false;
 
@@ -33,83 +33,83 @@ class ToTreeVisitor {
   bool run_hooks() const { return true; }
   bool stopped() const { return false; }
   void locate(Error&) const {}
-  Result<void> prepare(const Op&, std::uint64_t) { return {}; }
+  bool prepare(const Op&, std::uint64_t) { return true; }
 
   template <class E>
-  Result<void> scalars(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
+  bool scalars(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
     return emit(op, f, n, [elems](std::uint64_t i) { return scalar_value<E>(elems + i * sizeof(E)); });
   }
 
-  Result<void> buffers(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
+  bool buffers(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
     return emit(op, f, n, [&op, elems](std::uint64_t i) {
       const unsigned char* b = elems + i * op.stride;
       return Value(Blob{std::vector<std::uint8_t>(b, b + op.buf_size)});
     });
   }
 
-  Result<void> strings(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
+  bool strings(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
     return emit(op, f, n, [&op, elems](std::uint64_t i) {
       return Value(*reinterpret_cast<const std::string*>(elems + i * op.stride));
     });
   }
 
-  Result<void> unused(const Op& op, const Field& f) {
+  bool unused(const Op& op, const Field& f) {
     cur_->members.push_back({f.name, Value(Blob{std::vector<std::uint8_t>(op.buf_size, 0)})});
-    return {};
+    return true;
   }
 
   template <class Each>
-  Result<void> structs(const Op& op, const Field& f, Ptr elems, std::uint64_t n, Each&& each) {
+  bool structs(const Op& op, const Field& f, Ptr elems, std::uint64_t n, Each&& each) {
     Struct* parent = cur_;
     Array arr;
     arr.items.reserve(static_cast<std::size_t>(n));
     Struct child;
-    auto one = [&](Ptr e) -> Result<void> {
+    auto one = [&](Ptr e) -> bool {
       child = Struct{};
       cur_ = &child;
-      auto r = each(e);
+      bool r = each(e);
       cur_ = parent;
       if (r) arr.items.emplace_back(std::move(child));
       return r;
     };
-    SW_CHECK(for_each_struct(op, elems, n, one));
+    if (!for_each_struct(*this, op, elems, n, one)) return false;
     if (op.is_array)
       parent->members.push_back({f.name, Value(std::move(arr))});
     else
       parent->members.push_back({f.name, std::move(arr.items.front())});
-    return {};
+    return true;
   }
 
-  Result<void> subsections(const Program& p, Ptr obj) {
+  bool subsections(const Program& p, Ptr obj) {
     for (const SubProgram& s : p.subs) {
       if (!s.needed(obj)) continue;
       const Program& sp = *s.program;
       SubsectionState st{sp.name, sp.version, {}};
       Struct* parent = cur_;
       cur_ = &st.body;
-      auto r = walk_body(sp, obj, sp.version, *this);
+      bool r = walk_body(sp, obj, sp.version, *this);
       cur_ = parent;
       if (!r) {
-        r.error().in_field(sp.name);
-        return r;
+        error().in_field(sp.name);
+        return false;
       }
       parent->subsections.push_back(std::move(st));
     }
-    return {};
+    return true;
   }
 
  private:
   template <class Make>
-  Result<void> emit(const Op& op, const Field& f, std::uint64_t n, Make&& make) {
+  bool emit(const Op& op, const Field& f, std::uint64_t n, Make&& make) {
     if (!op.is_array) {
       cur_->members.push_back({f.name, make(0)});
-      return {};
+      return true;
     }
     Array arr;
     arr.items.reserve(static_cast<std::size_t>(n));
     for (std::uint64_t i = 0; i < n; ++i) arr.items.push_back(make(i));
     cur_->members.push_back({f.name, Value(std::move(arr))});
-    return {};
+    return true;
   }
 
   Struct* cur_;
@@ -117,7 +117,7 @@ class ToTreeVisitor {
 
 std::string kind_text(const Value& v) { return std::string(kind_name(v.kind())); }
 
-class FromTreeVisitor {
+class FromTreeVisitor : public VisitorBase {
  public:
   static constexpr bool kLoading = true;
 
@@ -128,15 +128,15 @@ class FromTreeVisitor {
   void locate(Error&) const {}
   std::size_t consumed() const { return idx_; }
 
-  Result<void> prepare(const Op&, std::uint64_t n) {
+  bool prepare(const Op&, std::uint64_t n) {
     if (n > lp_.limits.max_elements)
-      return fail(Errc::limit_exceeded,
-                  fmt::format("{} elements above the limit {}", n, lp_.limits.max_elements));
-    return {};
+      return raise(Errc::limit_exceeded,
+                   fmt::format("{} elements above the limit {}", n, lp_.limits.max_elements));
+    return true;
   }
 
   template <class E>
-  Result<void> scalars(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
+  bool scalars(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
     return take(op, f, n, [elems](const Value& v, std::uint64_t i) -> Result<void> {
       const E* x = v.get_if<E>();
       if (!x)
@@ -148,7 +148,7 @@ class FromTreeVisitor {
     });
   }
 
-  Result<void> buffers(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
+  bool buffers(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
     return take(op, f, n, [&op, elems](const Value& v, std::uint64_t i) -> Result<void> {
       const Blob* b = v.get_if<Blob>();
       if (!b) return fail(Errc::mismatch, fmt::format("expected blob, found {}", kind_text(v)));
@@ -160,7 +160,7 @@ class FromTreeVisitor {
     });
   }
 
-  Result<void> strings(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
+  bool strings(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
     return take(op, f, n, [&op, elems](const Value& v, std::uint64_t i) -> Result<void> {
       const std::string* s = v.get_if<std::string>();
       if (!s) return fail(Errc::mismatch, fmt::format("expected string, found {}", kind_text(v)));
@@ -169,7 +169,7 @@ class FromTreeVisitor {
     });
   }
 
-  Result<void> unused(const Op& op, const Field& f) {
+  bool unused(const Op& op, const Field& f) {
     return take(op, f, 1, [&op](const Value& v, std::uint64_t) -> Result<void> {
       const Blob* b = v.get_if<Blob>();
       if (!b || b->bytes.size() != op.buf_size)
@@ -179,9 +179,9 @@ class FromTreeVisitor {
   }
 
   template <class Each>
-  Result<void> structs(const Op& op, const Field& f, Ptr elems, std::uint64_t n, Each&& each) {
+  bool structs(const Op& op, const Field& f, Ptr elems, std::uint64_t n, Each&& each) {
     if (++depth_ > lp_.limits.max_depth)
-      return fail(Errc::limit_exceeded, "descriptions nested too deep");
+      return raise(Errc::limit_exceeded, "descriptions nested too deep");
     const Struct* parent = cur_;
     auto r = take(op, f, n, [&](const Value& v, std::uint64_t i) -> Result<void> {
       const Struct* s = v.get_if<Struct>();
@@ -191,13 +191,14 @@ class FromTreeVisitor {
       partial_ = false;
       cur_ = s;
       idx_ = 0;
-      auto er = each(elems + i * op.stride);
+      const bool er = each(elems + i * op.stride);
       const std::size_t used = idx_;
       cur_ = parent;
       partial_ = partial;
       if (!er) {
-        if (op.is_array) er.error().in_field(fmt::format("[{}]", i));
-        return er;
+        Error e = std::move(error());
+        if (op.is_array) e.in_field(fmt::format("[{}]", i));
+        return fail(std::move(e));
       }
       if (used != s->members.size())
         return fail(Errc::mismatch, fmt::format("{} members more than the description has",
@@ -208,32 +209,32 @@ class FromTreeVisitor {
     return r;
   }
 
-  Result<void> subsections(const Program& p, Ptr obj) {
+  bool subsections(const Program& p, Ptr obj) {
     for (const SubsectionState& st : cur_->subsections) {
       const SubProgram* sub = nullptr;
       for (const SubProgram& s : p.subs)
         if (s.program->name == st.name) sub = &s;
       if (!sub)
-        return fail(Errc::unknown_subsection,
-                    fmt::format("subsection {} is not known to {}", st.name, p.name));
-      SW_CHECK(check_range(*sub->program, st.version_id));
+        return raise(Errc::unknown_subsection,
+                     fmt::format("subsection {} is not known to {}", st.name, p.name));
+      if (!ok(check_range(*sub->program, st.version_id))) return false;
       const Struct* parent = cur_;
       const std::size_t parent_idx = idx_;
       cur_ = &st.body;
       idx_ = 0;
-      auto r = walk_body(*sub->program, obj, st.version_id, *this);
+      bool r = walk_body(*sub->program, obj, st.version_id, *this);
       const std::size_t used = idx_;
       cur_ = parent;
       idx_ = parent_idx;
       if (r && used != st.body.members.size())
-        r = fail(Errc::mismatch, fmt::format("{} members more than the description has",
-                                             st.body.members.size() - used));
+        r = raise(Errc::mismatch, fmt::format("{} members more than the description has",
+                                              st.body.members.size() - used));
       if (!r) {
-        r.error().in_field(st.name);
-        return r;
+        error().in_field(st.name);
+        return false;
       }
     }
-    return {};
+    return true;
   }
 
   void set_partial(bool on) { partial_ = on; }
@@ -242,34 +243,35 @@ class FromTreeVisitor {
   // Takes the next member (which must be named f.name) and hands each of its
   // n elements to `put`. An array field needs an Array of exactly n items.
   template <class Put>
-  Result<void> take(const Op& op, const Field& f, std::uint64_t n, Put&& put) {
+  bool take(const Op& op, const Field& f, std::uint64_t n, Put&& put) {
     if (idx_ >= cur_->members.size()) {
       if (partial_) {
         stopped_ = true;
-        return {};
+        return true;
       }
-      return fail(Errc::mismatch, "the tree has no member for this field");
+      return raise(Errc::mismatch, "the tree has no member for this field");
     }
     const Member& m = cur_->members[idx_];
     if (m.name != f.name)
-      return fail(Errc::mismatch, fmt::format("expected member {}, found {}", f.name, m.name));
+      return raise(Errc::mismatch, fmt::format("expected member {}, found {}", f.name, m.name));
     const std::size_t next = idx_ + 1;
     Result<void> r;
     if (!op.is_array) {
       r = put(m.value, 0);
     } else {
       const Array* a = m.value.get_if<Array>();
-      if (!a) return fail(Errc::mismatch, fmt::format("expected array, found {}", kind_text(m.value)));
+      if (!a)
+        return raise(Errc::mismatch, fmt::format("expected array, found {}", kind_text(m.value)));
       if (a->items.size() != n)
-        return fail(Errc::mismatch,
-                    fmt::format("expected {} elements, found {}", n, a->items.size()));
+        return raise(Errc::mismatch,
+                     fmt::format("expected {} elements, found {}", n, a->items.size()));
       for (std::uint64_t i = 0; i < n && r; ++i) {
         r = put(a->items[i], i);
         if (!r && op.kind != ElemKind::structure) r.error().in_field(fmt::format("[{}]", i));
       }
     }
     idx_ = next;
-    return r;
+    return ok(r);
   }
 
   const Struct* cur_;
@@ -295,8 +297,8 @@ void collect_tests(const std::shared_ptr<const Program>& p, TestResolver& out, s
                     lp.run_hooks = false;
                     FromTreeVisitor v(&partial, lp);
                     v.set_partial(true);
-                    auto r = walk_body(*prog, static_cast<Ptr>(obj.get()), version, v);
-                    if (!r) return std::nullopt;
+                    if (!walk_body(*prog, static_cast<Ptr>(obj.get()), version, v))
+                      return std::nullopt;
                     return prog->tests[ti](obj.get(), version);
                   });
     }
@@ -315,10 +317,9 @@ Result<Struct> to_tree(const Program& p, const void* obj, const SaveParams& sp) 
   }
   Struct root;
   ToTreeVisitor v(&root);
-  auto r = walk_body(p, const_cast<Ptr>(static_cast<const unsigned char*>(obj)), sp.version, v);
-  if (!r) {
-    r.error().in_section(p.name);
-    return fail(std::move(r.error()));
+  if (!walk_body(p, const_cast<Ptr>(static_cast<const unsigned char*>(obj)), sp.version, v)) {
+    v.error().in_section(p.name);
+    return fail(std::move(v.error()));
   }
   return root;
 }
@@ -331,12 +332,15 @@ Result<void> from_tree(const Program& p, void* obj, const Struct& body, std::uin
     return r;
   }
   FromTreeVisitor v(&body, lp);
-  auto r = walk_body(p, static_cast<Ptr>(obj), version, v);
+  bool r = walk_body(p, static_cast<Ptr>(obj), version, v);
   if (r && v.consumed() != body.members.size())
-    r = fail(Errc::mismatch, fmt::format("{} members more than the description has",
-                                         body.members.size() - v.consumed()));
-  if (!r) r.error().in_section(p.name);
-  return r;
+    r = v.raise(Errc::mismatch, fmt::format("{} members more than the description has",
+                                            body.members.size() - v.consumed()));
+  if (!r) {
+    v.error().in_section(p.name);
+    return fail(std::move(v.error()));
+  }
+  return {};
 }
 
 TestResolver make_test_resolver(const std::shared_ptr<const Program>& p) {

@@ -8,17 +8,21 @@
 // visitor is a template parameter, so each hot loop compiles to its own
 // straight code with no virtual call per scalar.
 //
-// A visitor V provides:
+// Errors: the walk and the visitors return bool (true: go on) and keep the
+// Error in the visitor, because a Result<void> per field costs a 128-byte
+// clear on every success; the entry points turn it back into a Result.
+//
+// A visitor V derives from VisitorBase and provides:
 //   static constexpr bool kLoading;           // hooks and vector handling side
 //   bool run_hooks() const;
 //   bool stopped() const;                     // from_tree on a partial tree
 //   void locate(Error&) const;                // add the current byte offset
-//   Result<void> prepare(const Op&, std::uint64_t n);  // before resizing a vector
-//   template <class E> Result<void> scalars(const Op&, const Field&, Ptr, std::uint64_t n);
-//   Result<void> buffers / strings (const Op&, const Field&, Ptr, std::uint64_t n);
-//   Result<void> unused(const Op&, const Field&);
-//   Result<void> structs(const Op&, const Field&, Ptr, std::uint64_t n, Each each);
-//   Result<void> subsections(const Program&, Ptr obj);
+//   bool prepare(const Op&, std::uint64_t n);  // before resizing a vector
+//   template <class E> bool scalars(const Op&, const Field&, Ptr, std::uint64_t n);
+//   bool buffers / strings (const Op&, const Field&, Ptr, std::uint64_t n);
+//   bool unused(const Op&, const Field&);
+//   bool structs(const Op&, const Field&, Ptr, std::uint64_t n, Each each);
+//   bool subsections(const Program&, Ptr obj);
 #pragma once
 
 #include <fmt/format.h>
@@ -31,9 +35,32 @@ namespace statewire::detail {
 
 using Ptr = unsigned char*;
 
-[[nodiscard]] inline Unexpected field_error(Errc code, std::string message) {
-  return fail(code, std::move(message));
-}
+// Where a visitor keeps the error that stopped the walk.
+class VisitorBase {
+ public:
+  Error& error() noexcept { return error_; }
+
+  [[gnu::cold]] bool raise(Error e) {
+    error_ = std::move(e);
+    return false;
+  }
+  [[gnu::cold]] bool raise(Errc code, std::string message) {
+    return raise(make_error(code, std::move(message)));
+  }
+  // Keeps the error of a failed Result; true if it succeeded.
+  template <class T>
+  bool ok(Result<T>& r) {
+    if (r) [[likely]] return true;
+    return raise(std::move(r.error()));
+  }
+  template <class T>
+  bool ok(Result<T>&& r) {
+    return ok(r);
+  }
+
+ private:
+  Error error_;
+};
 
 // Checks a body version against the description's accepted range.
 [[nodiscard]] inline Result<void> check_range(const Program& p, std::uint32_t version,
@@ -82,30 +109,31 @@ using Ptr = unsigned char*;
 }
 
 template <class V>
-Result<void> walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v);
+bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v);
 
 template <class V>
-Result<void> walk_op(const Op& op, const Field& f, Ptr obj, V& v) {
+bool walk_op(const Op& op, const Field& f, Ptr obj, V& v) {
   std::uint64_t n = op.count;
   if (op.varray) {
-    SW_TRY(c, read_count(op, obj));
-    if (c > op.max)
-      return field_error(Errc::limit_exceeded,
-                         fmt::format("{} elements (count {}) above the bound {}", c,
-                                     f.count.field, op.max));
-    n = c;
+    auto c = read_count(op, obj);
+    if (!v.ok(c)) return false;
+    if (*c > op.max)
+      return v.raise(Errc::limit_exceeded,
+                     fmt::format("{} elements (count {}) above the bound {}", *c,
+                                 f.count.field, op.max));
+    n = *c;
   }
   Ptr elems = obj + op.offset;
   if (op.vec) {
     if constexpr (V::kLoading) {
-      SW_CHECK(v.prepare(op, n));
+      if (!v.prepare(op, n)) return false;
       elems = op.vec->resize(elems, static_cast<std::size_t>(n));
     } else {
       std::size_t have = op.vec->size(elems);
       if (have < n)
-        return field_error(Errc::invalid_value,
-                           fmt::format("count {} says {} elements, the vector holds {}",
-                                       f.count.field, n, have));
+        return v.raise(Errc::invalid_value,
+                       fmt::format("count {} says {} elements, the vector holds {}",
+                                   f.count.field, n, have));
       elems = op.vec->data(elems);
     }
   }
@@ -129,15 +157,16 @@ Result<void> walk_op(const Op& op, const Field& f, Ptr obj, V& v) {
       return v.structs(op, f, elems, n, each);
     }
   }
-  return field_error(Errc::schema_invalid, "unknown element kind");
+  return v.raise(Errc::schema_invalid, "unknown element kind");
 }
 
 template <class V>
-Result<void> walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
+bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
   if constexpr (V::kLoading) {
-    if (p.pre_load && v.run_hooks()) SW_CHECK(hook_result(p, "pre_load", p.pre_load(obj)));
+    if (p.pre_load && v.run_hooks() && !v.ok(hook_result(p, "pre_load", p.pre_load(obj))))
+      return false;
   } else {
-    if (p.pre_save) SW_CHECK(hook_result(p, "pre_save", p.pre_save(obj)));
+    if (p.pre_save && !v.ok(hook_result(p, "pre_save", p.pre_save(obj)))) return false;
   }
   const std::vector<Field>& fields = *p.schema.fields;
   for (std::size_t i = 0, e = p.ops.size(); i < e; ++i) {
@@ -145,36 +174,34 @@ Result<void> walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
     bool present = op.test >= 0 ? p.tests[static_cast<std::size_t>(op.test)](obj, version)
                                 : op.since <= version;
     if (!present) continue;
-    auto r = walk_op(op, fields[i], obj, v);
-    if (!r) [[unlikely]] {
-      Error err = std::move(r.error());
-      v.locate(err);
-      err.in_field(fields[i].name);
-      return fail(std::move(err));
+    if (!walk_op(op, fields[i], obj, v)) [[unlikely]] {
+      v.locate(v.error());
+      v.error().in_field(fields[i].name);
+      return false;
     }
-    if (v.stopped()) return {};
+    if (v.stopped()) return true;
   }
-  SW_CHECK(v.subsections(p, obj));
+  if (!v.subsections(p, obj)) return false;
   if constexpr (V::kLoading) {
-    if (p.post_load && v.run_hooks())
-      SW_CHECK(hook_result(p, "post_load", p.post_load(obj, version)));
+    if (p.post_load && v.run_hooks() &&
+        !v.ok(hook_result(p, "post_load", p.post_load(obj, version))))
+      return false;
   } else {
-    if (p.post_save) SW_CHECK(hook_result(p, "post_save", p.post_save(obj)));
+    if (p.post_save && !v.ok(hook_result(p, "post_save", p.post_save(obj)))) return false;
   }
-  return {};
+  return true;
 }
 
 // Runs `each` over n structs, adding "[k]" to an error's path for arrays.
-template <class Each>
-Result<void> for_each_struct(const Op& op, Ptr elems, std::uint64_t n, Each&& each) {
+template <class V, class Each>
+bool for_each_struct(V& v, const Op& op, Ptr elems, std::uint64_t n, Each&& each) {
   for (std::uint64_t k = 0; k < n; ++k) {
-    auto r = each(elems + k * op.stride);
-    if (!r) [[unlikely]] {
-      if (op.is_array) r.error().in_field(fmt::format("[{}]", k));
-      return r;
+    if (!each(elems + k * op.stride)) [[unlikely]] {
+      if (op.is_array) v.error().in_field(fmt::format("[{}]", k));
+      return false;
     }
   }
-  return {};
+  return true;
 }
 
 }  // namespace statewire::detail

@@ -1,0 +1,329 @@
+// Native descriptions: save (object -> bytes) and load (bytes -> object) of
+// the example VM model and of scalar-heavy state, side by side with
+//   - memcpy of the same number of bytes (the floor: no encoding at all), and
+//   - cereal's BinaryArchive on the same structs (Debian's libcereal-dev),
+//     writing into / reading from a reused in-memory buffer.
+// Run: build/bench/describe_bench --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <streambuf>
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "statewire/describe.hpp"
+#include "vm_model/vm_model.hpp"
+
+// ---- cereal serialize functions for the same structs (bench only) ---------
+
+namespace vm_model {
+
+template <class A>
+void serialize(A& ar, Uart& u) {
+  ar(u.divider, u.rbr, u.ier, u.iir, u.lcr, u.mcr, u.lsr, u.msr, u.scr, u.fcr, u.rx_count,
+     u.rx_fifo, u.thr_ipending, u.loopback_data, u.timeout_deadline_ns, u.timeout_chars, u.baud);
+}
+template <class A>
+void serialize(A& ar, Timer& t) {
+  ar(t.enabled, t.period_ns, t.next_deadline_ns, t.counter, t.mode, t.drift_ppm, t.irq_count,
+     t.comparators, t.label, t.oneshot_remaining_ns, t.calibrated, t.scale, t.offset_ns);
+}
+template <class A>
+void serialize(A& ar, NicDesc& d) {
+  ar(d.addr, d.length, d.status);
+}
+template <class A>
+void serialize(A& ar, Nic& n) {
+  ar(n.mac, n.ctrl, n.status, n.rx_ring, n.rx_head, n.rx_tail, n.regs, n.filter_count, n.filters,
+     n.rx_packets, n.tx_packets, n.rx_bytes, n.tx_bytes, n.tx_count, n.tx_ring, n.vlan_tag, n.tso,
+     n.rx_csum, n.mss);
+}
+template <class A>
+void serialize(A& ar, Vm& vm) {
+  ar(vm.uart, vm.timer, vm.nic);
+}
+
+}  // namespace vm_model
+
+namespace {
+
+using namespace statewire;
+
+// Scalar-heavy state: a CPU-like register file, mostly arrays of integers.
+struct CpuState {
+  std::array<std::uint64_t, 32> gpr{};
+  std::array<std::uint64_t, 32> fpr{};
+  std::array<std::uint32_t, 64> csr{};
+  std::array<std::uint16_t, 16> seg{};
+  std::uint64_t pc = 0, sp = 0, lr = 0, flags = 0;
+  std::uint32_t mode = 0, irq_mask = 0, irq_pending = 0, cycles = 0;
+  std::uint8_t priv = 0;
+  bool halted = false;
+};
+
+template <class A>
+void serialize(A& ar, CpuState& c) {
+  ar(c.gpr, c.fpr, c.csr, c.seg, c.pc, c.sp, c.lr, c.flags, c.mode, c.irq_mask, c.irq_pending,
+     c.cycles, c.priv, c.halted);
+}
+
+const NativeDescription<CpuState>& cpu_description() {
+  static const auto d = describe<CpuState>("cpu", 1, 1)
+                            .field("gpr", &CpuState::gpr)
+                            .field("fpr", &CpuState::fpr)
+                            .field("csr", &CpuState::csr)
+                            .field("seg", &CpuState::seg)
+                            .field("pc", &CpuState::pc)
+                            .field("sp", &CpuState::sp)
+                            .field("lr", &CpuState::lr)
+                            .field("flags", &CpuState::flags)
+                            .field("mode", &CpuState::mode)
+                            .field("irq_mask", &CpuState::irq_mask)
+                            .field("irq_pending", &CpuState::irq_pending)
+                            .field("cycles", &CpuState::cycles)
+                            .field("priv", &CpuState::priv)
+                            .field("halted", &CpuState::halted);
+  return d;
+}
+
+CpuState sample_cpu() {
+  CpuState c;
+  for (std::size_t i = 0; i < c.gpr.size(); ++i) c.gpr[i] = 0x0101010101010101ull * i;
+  for (std::size_t i = 0; i < c.fpr.size(); ++i) c.fpr[i] = ~c.gpr[i];
+  for (std::size_t i = 0; i < c.csr.size(); ++i) c.csr[i] = static_cast<std::uint32_t>(i * 7919);
+  for (std::size_t i = 0; i < c.seg.size(); ++i) c.seg[i] = static_cast<std::uint16_t>(i * 8);
+  c.pc = 0xffffffff81000000ull;
+  c.sp = 0x7ffe0000;
+  c.mode = 3;
+  c.priv = 1;
+  return c;
+}
+
+// cereal writes to a std::ostream; this one appends to a reused vector so
+// cereal pays no allocation the statewire side does not pay either.
+class VectorBuf : public std::streambuf {
+ public:
+  explicit VectorBuf(std::vector<char>& v) : v_(v) {}
+  void reset() { v_.clear(); }
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    v_.insert(v_.end(), s, s + n);
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) v_.push_back(static_cast<char>(c));
+    return c;
+  }
+
+ private:
+  std::vector<char>& v_;
+};
+
+class SpanBuf : public std::streambuf {
+ public:
+  SpanBuf(const char* data, std::size_t n) { reset(data, n); }
+  void reset(const char* data, std::size_t n) {
+    char* p = const_cast<char*>(data);
+    setg(p, p, p + n);
+  }
+
+ protected:
+  std::streamsize xsgetn(char* s, std::streamsize n) override {
+    std::streamsize k = std::min<std::streamsize>(n, egptr() - gptr());
+    std::memcpy(s, gptr(), static_cast<std::size_t>(k));
+    gbump(static_cast<int>(k));
+    return k;
+  }
+};
+
+std::size_t vm_bytes(const vm_model::Vm& vm) {
+  ByteWriter w;
+  (void)vm_model::uart_description().save(vm.uart, w);
+  (void)vm_model::timer_description().save(vm.timer, w);
+  (void)vm_model::nic_description().save(vm.nic, w);
+  return w.size();
+}
+
+// ---- the example VM model -------------------------------------------------
+
+void BM_VmSave_Statewire(benchmark::State& state) {
+  const vm_model::Vm vm = vm_model::make_sample_vm();
+  ByteWriter w;
+  for (auto _ : state) {
+    w.truncate(0);
+    bool ok = vm_model::uart_description().save(vm.uart, w).has_value() &&
+              vm_model::timer_description().save(vm.timer, w).has_value() &&
+              vm_model::nic_description().save(vm.nic, w).has_value();
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(w.bytes().data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * w.size()));
+  state.counters["bytes"] = static_cast<double>(w.size());
+}
+BENCHMARK(BM_VmSave_Statewire);
+
+void BM_VmLoad_Statewire(benchmark::State& state) {
+  const vm_model::Vm vm = vm_model::make_sample_vm();
+  auto sections = vm_model::save_vm(vm);
+  vm_model::Vm out;
+  std::size_t total = 0;
+  for (const auto& s : *sections) total += s.body.size();
+  for (auto _ : state) {
+    bool ok = vm_model::uart_description().load(out.uart, (*sections)[0].body, 3).has_value() &&
+              vm_model::timer_description().load(out.timer, (*sections)[1].body, 3).has_value() &&
+              vm_model::nic_description().load(out.nic, (*sections)[2].body, 3).has_value();
+    benchmark::DoNotOptimize(ok);
+    benchmark::ClobberMemory();
+  }
+  if (!(out == vm)) state.SkipWithError("loaded VM differs");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * total));
+}
+BENCHMARK(BM_VmLoad_Statewire);
+
+void BM_VmMemcpy(benchmark::State& state) {
+  const std::size_t n = vm_bytes(vm_model::make_sample_vm());
+  std::vector<std::uint8_t> src(n, 0x5a), dst(n);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(src.data());
+    std::memcpy(dst.data(), src.data(), n);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_VmMemcpy);
+
+void BM_VmSave_Cereal(benchmark::State& state) {
+  vm_model::Vm vm = vm_model::make_sample_vm();
+  std::vector<char> buf;
+  buf.reserve(4096);
+  VectorBuf sb(buf);
+  std::ostream os(&sb);
+  for (auto _ : state) {
+    sb.reset();
+    {
+      cereal::BinaryOutputArchive ar(os);
+      ar(vm);
+    }
+    benchmark::DoNotOptimize(buf.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+  state.counters["bytes"] = static_cast<double>(buf.size());
+}
+BENCHMARK(BM_VmSave_Cereal);
+
+void BM_VmLoad_Cereal(benchmark::State& state) {
+  vm_model::Vm vm = vm_model::make_sample_vm();
+  std::vector<char> buf;
+  VectorBuf sb(buf);
+  std::ostream os(&sb);
+  {
+    cereal::BinaryOutputArchive ar(os);
+    ar(vm);
+  }
+  vm_model::Vm out;
+  SpanBuf in(buf.data(), buf.size());
+  std::istream is(&in);
+  for (auto _ : state) {
+    in.reset(buf.data(), buf.size());
+    is.clear();
+    cereal::BinaryInputArchive ar(is);
+    ar(out);
+    benchmark::ClobberMemory();
+  }
+  if (!(out == vm)) state.SkipWithError("loaded VM differs");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+}
+BENCHMARK(BM_VmLoad_Cereal);
+
+// ---- scalar-heavy state ---------------------------------------------------
+
+void BM_CpuSave_Statewire(benchmark::State& state) {
+  const CpuState c = sample_cpu();
+  ByteWriter w;
+  for (auto _ : state) {
+    w.truncate(0);
+    bool ok = cpu_description().save(c, w).has_value();
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(w.bytes().data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * w.size()));
+  state.counters["bytes"] = static_cast<double>(w.size());
+}
+BENCHMARK(BM_CpuSave_Statewire);
+
+void BM_CpuLoad_Statewire(benchmark::State& state) {
+  const CpuState c = sample_cpu();
+  auto bytes = cpu_description().save(c);
+  CpuState out;
+  for (auto _ : state) {
+    bool ok = cpu_description().load(out, *bytes, 1).has_value();
+    benchmark::DoNotOptimize(ok);
+    benchmark::ClobberMemory();
+  }
+  if (std::memcmp(&out.gpr, &c.gpr, sizeof c.gpr) != 0) state.SkipWithError("loaded CPU differs");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes->size()));
+}
+BENCHMARK(BM_CpuLoad_Statewire);
+
+void BM_CpuMemcpy(benchmark::State& state) {
+  const std::size_t n = cpu_description().save(sample_cpu())->size();
+  std::vector<std::uint8_t> src(n, 0x5a), dst(n);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(src.data());
+    std::memcpy(dst.data(), src.data(), n);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_CpuMemcpy);
+
+void BM_CpuSave_Cereal(benchmark::State& state) {
+  CpuState c = sample_cpu();
+  std::vector<char> buf;
+  buf.reserve(4096);
+  VectorBuf sb(buf);
+  std::ostream os(&sb);
+  for (auto _ : state) {
+    sb.reset();
+    {
+      cereal::BinaryOutputArchive ar(os);
+      ar(c);
+    }
+    benchmark::DoNotOptimize(buf.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+}
+BENCHMARK(BM_CpuSave_Cereal);
+
+void BM_CpuLoad_Cereal(benchmark::State& state) {
+  CpuState c = sample_cpu();
+  std::vector<char> buf;
+  VectorBuf sb(buf);
+  std::ostream os(&sb);
+  {
+    cereal::BinaryOutputArchive ar(os);
+    ar(c);
+  }
+  CpuState out;
+  SpanBuf in(buf.data(), buf.size());
+  std::istream is(&in);
+  for (auto _ : state) {
+    in.reset(buf.data(), buf.size());
+    is.clear();
+    cereal::BinaryInputArchive ar(is);
+    ar(out);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+}
+BENCHMARK(BM_CpuLoad_Cereal);
+
+}  // namespace
+
+BENCHMARK_MAIN();
