@@ -103,29 +103,34 @@ class LoadVisitor : public VisitorBase {
   // an error, anything else ends the list and is left for the caller.
   bool subsections(const Program& p, Ptr obj) {
     while (cur_.remaining() >= 2) {
-      if (*cur_.peek(0) != kSubsectionMarker) break;
-      const std::size_t len = *cur_.peek(1);
-      if (len < p.name.size() + 1 || cur_.remaining() < 2 + len) break;
-      std::string name(len, '\0');
-      for (std::size_t i = 0; i < len; ++i) name[i] = static_cast<char>(*cur_.peek(2 + i));
-      if (name.compare(0, p.name.size(), p.name) != 0) break;
+      // Look at the header on a copy; only a subsection of ours consumes it.
+      Cursor probe = cur_;
+      const std::uint8_t* head = probe.try_take(2);
+      if (head[0] != kSubsectionMarker) break;
+      const std::size_t len = head[1];
+      if (len < p.name.size() + 1) break;
+      const std::uint8_t* raw = probe.try_take(len);
+      if (!raw) break;
+      const std::string_view name(reinterpret_cast<const char*>(raw), len);
+      if (name.substr(0, p.name.size()) != p.name) break;
       const SubProgram* sub = nullptr;
       for (const SubProgram& s : p.subs)
         if (s.program->name == name) sub = &s;
-      if (!sub) {
+      if (!sub)
         return raise(cur_.error_here(
             Errc::unknown_subsection, fmt::format("subsection {} is not known to {}", name, p.name)));
-      }
-      if (!ok(cur_.skip(2 + len))) return false;
+      cur_ = probe;
       const std::uint64_t at = cur_.offset();
       auto ver = cur_.read_be32();
       if (!ok(ver)) return false;
-      if (auto r = check_range(*sub->program, *ver); !r) {
+      const Program& sp = *sub->program;
+      if (*ver > sp.version || *ver < sp.minimum) [[unlikely]] {
+        auto r = check_range(sp, *ver);
         r.error().at(at);
         return ok(r);
       }
-      if (!walk_body(*sub->program, obj, *ver, *this)) {
-        error().in_field(name);
+      if (!walk_body(sp, obj, *ver, *this)) {
+        error().in_field(sp.name);
         return false;
       }
     }

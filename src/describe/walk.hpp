@@ -163,10 +163,13 @@ bool walk_op(const Op& op, const Field& f, Ptr obj, V& v) {
 template <class V>
 bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
   if constexpr (V::kLoading) {
-    if (p.pre_load && v.run_hooks() && !v.ok(hook_result(p, "pre_load", p.pre_load(obj))))
-      return false;
+    if (p.pre_load && v.run_hooks())
+      if (auto r = p.pre_load(obj); !r) [[unlikely]]
+        return v.ok(hook_result(p, "pre_load", std::move(r)));
   } else {
-    if (p.pre_save && !v.ok(hook_result(p, "pre_save", p.pre_save(obj)))) return false;
+    if (p.pre_save)
+      if (auto r = p.pre_save(obj); !r) [[unlikely]]
+        return v.ok(hook_result(p, "pre_save", std::move(r)));
   }
   const std::vector<Field>& fields = *p.schema.fields;
   for (std::size_t i = 0, e = p.ops.size(); i < e; ++i) {
@@ -183,11 +186,13 @@ bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
   }
   if (!v.subsections(p, obj)) return false;
   if constexpr (V::kLoading) {
-    if (p.post_load && v.run_hooks() &&
-        !v.ok(hook_result(p, "post_load", p.post_load(obj, version))))
-      return false;
+    if (p.post_load && v.run_hooks())
+      if (auto r = p.post_load(obj, version); !r) [[unlikely]]
+        return v.ok(hook_result(p, "post_load", std::move(r)));
   } else {
-    if (p.post_save && !v.ok(hook_result(p, "post_save", p.post_save(obj)))) return false;
+    if (p.post_save)
+      if (auto r = p.post_save(obj); !r) [[unlikely]]
+        return v.ok(hook_result(p, "post_save", std::move(r)));
   }
   return true;
 }
