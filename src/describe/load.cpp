@@ -45,8 +45,15 @@ class LoadVisitor : public VisitorBase {
     const std::uint8_t* in = cur_.try_take(bytes);
     if (!in) [[unlikely]] return ok(cur_.read_bytes(bytes));
     if constexpr (std::is_same_v<E, bool>) {
-      // QEMU reads any non-zero byte as true.
+      // QEMU writes 0 or 1. Another byte would not save back to itself, and
+      // decode_body() refuses it too, so both paths accept the same bytes.
       for (std::size_t i = 0; i < n; ++i) {
+        if (in[i] > 1) [[unlikely]] {
+          Error e = make_error(Errc::invalid_value,
+                               fmt::format("bool byte {:#04x}, expected 0 or 1", in[i]));
+          e.offset = cur_.offset() - bytes + i;
+          return raise(std::move(e));
+        }
         bool b = in[i] != 0;
         std::memcpy(elems + i, &b, 1);
       }

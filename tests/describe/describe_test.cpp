@@ -364,6 +364,23 @@ TEST(Describe, FailingHooksNameSectionAndHookAndLeaveObjectUnchanged) {
   EXPECT_EQ(out.x, 7u);
 }
 
+TEST(Describe, RejectsBoolByteOtherThanZeroOrOneLikeDecodeBody) {
+  struct B {
+    std::uint16_t a = 0;
+    std::array<bool, 3> flags{};
+  };
+  const auto d = describe<B>("b", 1, 1).field("a", &B::a).field("flags", &B::flags);
+  const Bytes bytes = {0, 1, 1, 0, 2};
+  B out;
+  auto r = d.load(out, bytes, 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_value);
+  EXPECT_EQ(r.error().field_path, "flags");
+  EXPECT_EQ(r.error().offset, 4u);
+  Cursor cur(bytes);
+  EXPECT_FALSE(decode_body(d.schema(), cur, 1));
+}
+
 TEST(Describe, UnknownSubsectionIsAnError) {
   const auto d = all_desc();
   auto bytes = d.save(sample());
