@@ -3,6 +3,7 @@
 // subsections, hooks and the errors of hostile or mismatched input.
 #include "statewire/describe.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -379,6 +380,76 @@ TEST(Describe, RejectsBoolByteOtherThanZeroOrOneLikeDecodeBody) {
   EXPECT_EQ(r.error().offset, 4u);
   Cursor cur(bytes);
   EXPECT_FALSE(decode_body(d.schema(), cur, 1));
+}
+
+TEST(Describe, HooksRunAroundFieldsAndSubsectionsInQemuOrder) {
+  struct H {
+    std::uint32_t x = 0;
+    std::uint32_t sub = 0;
+    std::vector<std::string>* log = nullptr;
+  };
+  auto logger = [](const char* what) {
+    return [what](const H& h) -> Result<void> {
+      h.log->push_back(what);
+      return {};
+    };
+  };
+  const auto sub = describe<H>("h/sub", 1, 1)
+                       .field("sub", &H::sub)
+                       .pre_save(logger("sub.pre_save"))
+                       .post_load([](H& h, std::uint32_t) -> Result<void> {
+                         h.log->push_back("sub.post_load");
+                         return {};
+                       });
+  const auto d = describe<H>("h", 1, 1)
+                     .field("x", &H::x)
+                     .subsection(sub, "h_sub_needed", [](const H& h) { return h.sub != 0; })
+                     .pre_save(logger("pre_save"))
+                     .post_save(logger("post_save"))
+                     .pre_load([](H& h) -> Result<void> {
+                       h.log->push_back("pre_load");
+                       h.x = 99;  // overwritten by the field
+                       return {};
+                     })
+                     .post_load([](H& h, std::uint32_t version) -> Result<void> {
+                       h.log->push_back(fmt::format("post_load v{} x={}", version, h.x));
+                       return {};
+                     });
+  std::vector<std::string> log;
+  H h{5, 6, &log};
+  auto bytes = d.save(h);
+  ASSERT_TRUE(bytes);
+  H out{0, 0, &log};
+  ASSERT_TRUE(d.load(out, *bytes, 1));
+  EXPECT_EQ(out.sub, 6u);
+  const std::vector<std::string> want = {"pre_save",      "sub.pre_save",
+                                         "post_save",     "pre_load",
+                                         "sub.post_load", "post_load v1 x=5"};
+  EXPECT_EQ(log, want);
+}
+
+TEST(Describe, VectorShorterThanItsCountIsRefusedOnSave) {
+  AllKinds k = sample();
+  k.m = 3;  // vvec holds 2
+  auto r = all_desc().save(k);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_value);
+  EXPECT_EQ(r.error().field_path, "vvec");
+}
+
+TEST(Describe, FromTreeOfAnOlderVersionKeepsNewerFields) {
+  const auto d = all_desc();
+  auto tree = d.to_tree(sample(), SaveOptions{1});
+  ASSERT_TRUE(tree);
+  EXPECT_EQ(tree->find("newer"), nullptr);
+  AllKinds out;
+  out.newer = 123;
+  ASSERT_TRUE(d.from_tree(out, *tree, 1));
+  EXPECT_EQ(out.newer, 123u);
+  auto wrong = d.from_tree(out, *tree, 2);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, Errc::mismatch);
+  EXPECT_EQ(wrong.error().field_path, "newer");
 }
 
 TEST(Describe, UnknownSubsectionIsAnError) {
