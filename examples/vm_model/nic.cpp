@@ -51,7 +51,7 @@ statewire::NativeDescription<Nic> make_nic() {
           return statewire::fail(statewire::Errc::hook_failed,
                                  fmt::format("ring index out of range (head {}, tail {})",
                                              n.rx_head, n.rx_tail));
-        return {};
+        return statewire::ok();
       });
 }
 

@@ -12,7 +12,7 @@ statewire::NativeDescription<Timer> make_calibration() {
       .field("offset_ns", &Timer::offset_ns)
       .post_load([](Timer& t, std::uint32_t) -> Result<void> {
         t.calibrated = true;  // only calibrated timers send this subsection
-        return {};
+        return statewire::ok();
       });
 }
 
@@ -35,7 +35,7 @@ statewire::NativeDescription<Timer> make_timer() {
       .pre_save([](const Timer& t) -> Result<void> {
         if (t.enabled && t.period_ns == 0)
           return statewire::fail(statewire::Errc::hook_failed, "enabled with a zero period");
-        return {};
+        return statewire::ok();
       });
 }
 

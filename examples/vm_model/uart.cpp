@@ -42,7 +42,7 @@ statewire::NativeDescription<Uart> make_uart() {
       .post_load([](Uart& u, std::uint32_t) -> Result<void> {
         if (u.divider == 0) return statewire::fail(statewire::Errc::hook_failed, "divider is 0");
         uart_update_baud(u);
-        return {};
+        return statewire::ok();
       });
 }
 

@@ -15,8 +15,8 @@
 // compiler. The bytes are QEMU's VMState body encoding (vmstate_body.hpp), so
 // decode_body(d.schema(), ...) reads what save() writes and the QEMU stream codec
 // can carry it. save() writes straight from the object (no tree); load() checks
-// every read, bounds every variable count, loads into a copy and commits only on
-// success. Misusing the builder (a count member not described earlier, a bound
+// every read, bounds every variable count, and restores the object from a
+// backup if anything fails. Misusing the builder (a count member not described earlier, a bound
 // above an array's capacity, ...) is recorded and returned by every visitor as
 // Errc::schema_invalid. Not here: compatibility transforms (transform layer).
 #pragma once
@@ -60,6 +60,10 @@ template <class F>
 When<std::decay_t<F>> when(std::string name, F&& pred) {
   return {std::move(name), std::forward<F>(pred)};
 }
+
+// What a hook returns when it succeeds: the same as `return {};` but without
+// the 128-byte clear tl::expected's value-initialisation costs on every call.
+inline Result<void> ok() { return detail::success(); }
 
 struct SaveOptions {
   // Target version of the top-level body (default: the description's own).
@@ -411,7 +415,7 @@ class NativeDescription {
         e.in_section(p_->name);
         return fail(std::move(e));
       }
-      return {};
+      return detail::success();
     });
   }
 
@@ -441,31 +445,32 @@ class NativeDescription {
   const std::shared_ptr<const detail::Program> program() const noexcept { return p_; }
 
  private:
-  // Runs `body` on a copy of `obj` and commits the copy only on success, so a
-  // failed load leaves `obj` as it was. Types owning memory go through a
-  // per-thread scratch object whose capacity is reused (copy-assign, then
-  // swap), so a steady stream of loads does not allocate; the scratch keeps
-  // the previous state until the next load of that type on that thread.
+  // Runs `body` on `obj` after taking a backup, and puts the backup back if
+  // it fails, so a failed load leaves `obj` as it was (one copy on success).
+  // Types owning memory keep the backup in a per-thread scratch object whose
+  // capacity is reused, so a steady stream of loads does not allocate; the
+  // scratch holds the previous state until the next load of that type on
+  // that thread.
   template <class F>
   Result<void> transact(T& obj, F&& body) const {
     if constexpr (std::is_trivially_copyable_v<T> || !std::is_default_constructible_v<T>) {
-      T tmp = obj;
-      SW_CHECK(body(tmp));
-      obj = std::move(tmp);
-      return {};
+      T backup = obj;
+      Result<void> r = body(obj);
+      if (!r) [[unlikely]] obj = std::move(backup);
+      return r;
     } else {
       static thread_local T scratch;
       static thread_local bool busy = false;
       if (busy) {  // a hook loading another object of the same type
-        T tmp = obj;
-        SW_CHECK(body(tmp));
-        obj = std::move(tmp);
-        return {};
+        T backup = obj;
+        Result<void> r = body(obj);
+        if (!r) obj = std::move(backup);
+        return r;
       }
       busy = true;
       scratch = obj;
-      Result<void> r = body(scratch);
-      if (r) {
+      Result<void> r = body(obj);
+      if (!r) [[unlikely]] {
         using std::swap;
         swap(obj, scratch);
       }

@@ -6,7 +6,43 @@
 
 namespace statewire::detail {
 
+namespace {
+
+// Integers and doubles of one width have the same wire form (big-endian bytes
+// of that width); bools are left alone because loading checks them.
+bool fusable(const Op& op) {
+  return (op.kind <= ElemKind::i64 || op.kind == ElemKind::f64) && !op.varray && !op.vec &&
+         op.test < 0;
+}
+
+ElemKind unsigned_of_width(std::size_t w) {
+  switch (w) {
+    case 1: return ElemKind::u8;
+    case 2: return ElemKind::u16;
+    case 4: return ElemKind::u32;
+    default: return ElemKind::u64;
+  }
+}
+
+}  // namespace
+
 void add_op(Program& p, Op op, Field f) {
+  const std::size_t w = elem_width(op.kind);
+  if (!p.fused.empty() && fusable(op)) {
+    FusedOp& last = p.fused.back();
+    const Op& prev = last.op;
+    if (fusable(prev) && elem_width(prev.kind) == w && prev.since == op.since &&
+        prev.offset + prev.count * w == op.offset) {
+      last.op.kind = unsigned_of_width(w);
+      last.op.is_array = true;
+      last.op.count += op.count;
+      ++last.n;
+      p.ops.push_back(std::move(op));
+      p.schema.fields->push_back(std::move(f));
+      return;
+    }
+  }
+  p.fused.push_back({op, static_cast<std::uint32_t>(p.ops.size()), 1});
   p.ops.push_back(std::move(op));
   p.schema.fields->push_back(std::move(f));
 }

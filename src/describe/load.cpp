@@ -16,6 +16,7 @@ namespace {
 class LoadVisitor : public VisitorBase {
  public:
   static constexpr bool kLoading = true;
+  static constexpr bool kFused = true;
 
   LoadVisitor(Cursor& cur, const LoadParams& lp) : cur_(cur), lp_(lp) {}
 
@@ -165,7 +166,7 @@ Result<void> load(const Program& p, void* obj, Cursor& cur, std::uint32_t versio
     v.error().in_section(p.name);
     return fail(std::move(v.error()));
   }
-  return {};
+  return success();
 }
 
 }  // namespace statewire::detail

@@ -17,6 +17,7 @@ namespace {
 class SaveVisitor : public VisitorBase {
  public:
   static constexpr bool kLoading = false;
+  static constexpr bool kFused = true;
 
   explicit SaveVisitor(ByteWriter& w)
       : w_(w), start_(w.size()), pos_(w.size()),
@@ -137,7 +138,7 @@ Result<void> save(const Program& p, const void* obj, ByteWriter& out, const Save
     return fail(std::move(v.error()));
   }
   v.commit();
-  return {};
+  return success();
 }
 
 }  // namespace statewire::detail

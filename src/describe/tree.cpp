@@ -27,6 +27,7 @@ Value scalar_value(const unsigned char* p) {
 class ToTreeVisitor : public VisitorBase {
  public:
   static constexpr bool kLoading = false;
+  static constexpr bool kFused = false;
 
   explicit ToTreeVisitor(Struct* root) : cur_(root) {}
 
@@ -120,6 +121,7 @@ std::string kind_text(const Value& v) { return std::string(kind_name(v.kind()));
 class FromTreeVisitor : public VisitorBase {
  public:
   static constexpr bool kLoading = true;
+  static constexpr bool kFused = false;
 
   FromTreeVisitor(const Struct* root, const LoadParams& lp) : cur_(root), lp_(lp) {}
 
@@ -144,7 +146,7 @@ class FromTreeVisitor : public VisitorBase {
                     fmt::format("expected {}, found {}", kind_name(Value(E{}).kind()),
                                 kind_text(v)));
       std::memcpy(elems + i * sizeof(E), x, sizeof(E));
-      return {};
+      return success();
     });
   }
 
@@ -156,7 +158,7 @@ class FromTreeVisitor : public VisitorBase {
         return fail(Errc::mismatch, fmt::format("expected {} bytes, found {}", op.buf_size,
                                                 b->bytes.size()));
       if (op.buf_size) std::memcpy(elems + i * op.stride, b->bytes.data(), op.buf_size);
-      return {};
+      return success();
     });
   }
 
@@ -165,7 +167,7 @@ class FromTreeVisitor : public VisitorBase {
       const std::string* s = v.get_if<std::string>();
       if (!s) return fail(Errc::mismatch, fmt::format("expected string, found {}", kind_text(v)));
       *reinterpret_cast<std::string*>(elems + i * op.stride) = *s;
-      return {};
+      return success();
     });
   }
 
@@ -174,7 +176,7 @@ class FromTreeVisitor : public VisitorBase {
       const Blob* b = v.get_if<Blob>();
       if (!b || b->bytes.size() != op.buf_size)
         return fail(Errc::mismatch, fmt::format("expected {} bytes of padding", op.buf_size));
-      return {};
+      return success();
     });
   }
 
@@ -203,7 +205,7 @@ class FromTreeVisitor : public VisitorBase {
       if (used != s->members.size())
         return fail(Errc::mismatch, fmt::format("{} members more than the description has",
                                                 s->members.size() - used));
-      return {};
+      return success();
     });
     --depth_;
     return r;
@@ -340,7 +342,7 @@ Result<void> from_tree(const Program& p, void* obj, const Struct& body, std::uin
     v.error().in_section(p.name);
     return fail(std::move(v.error()));
   }
-  return {};
+  return success();
 }
 
 TestResolver make_test_resolver(const std::shared_ptr<const Program>& p) {

@@ -14,6 +14,7 @@
 //
 // A visitor V derives from VisitorBase and provides:
 //   static constexpr bool kLoading;           // hooks and vector handling side
+//   static constexpr bool kFused;             // run Program::fused, not ops
 //   bool run_hooks() const;
 //   bool stopped() const;                     // from_tree on a partial tree
 //   void locate(Error&) const;                // add the current byte offset
@@ -172,17 +173,37 @@ bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
         return v.ok(hook_result(p, "pre_save", std::move(r)));
   }
   const std::vector<Field>& fields = *p.schema.fields;
-  for (std::size_t i = 0, e = p.ops.size(); i < e; ++i) {
-    const Op& op = p.ops[i];
+  auto one = [&](const Op& op, std::size_t i) -> bool {
     bool present = op.test >= 0 ? p.tests[static_cast<std::size_t>(op.test)](obj, version)
                                 : op.since <= version;
-    if (!present) continue;
+    if (!present) return true;
     if (!walk_op(op, fields[i], obj, v)) [[unlikely]] {
       v.locate(v.error());
       v.error().in_field(fields[i].name);
       return false;
     }
-    if (v.stopped()) return true;
+    return true;
+  };
+  if constexpr (V::kFused) {
+    for (const FusedOp& fo : p.fused) {
+      if (fo.n == 1) {
+        if (!one(fo.op, fo.first)) return false;
+        continue;
+      }
+      if (fo.op.since > version) continue;
+      if (!walk_op(fo.op, fields[fo.first], obj, v)) [[unlikely]] {
+        // Replay the run field by field so the error names the right one.
+        for (std::uint32_t j = fo.first; j < fo.first + fo.n; ++j)
+          if (!one(p.ops[j], j)) return false;
+        v.error().in_field(fields[fo.first].name);
+        return false;
+      }
+    }
+  } else {
+    for (std::size_t i = 0, e = p.ops.size(); i < e; ++i) {
+      if (!one(p.ops[i], i)) return false;
+      if (v.stopped()) return true;
+    }
   }
   if (!v.subsections(p, obj)) return false;
   if constexpr (V::kLoading) {

@@ -72,6 +72,16 @@ struct Op {
   std::shared_ptr<const Program> nested;  // for structure
 };
 
+// A run of ops the byte visitors execute as one: adjacent plain scalar fields
+// of one width whose members are contiguous in memory (a register file
+// declared field by field) become one array op. Tree visitors and error paths
+// still see the fields one by one (`first`, `n` index Program::ops).
+struct FusedOp {
+  Op op;
+  std::uint32_t first = 0;
+  std::uint32_t n = 1;
+};
+
 using TestFn = std::function<bool(const void* obj, std::uint32_t version)>;
 using NeededFn = std::function<bool(const void* obj)>;
 using SaveHook = std::function<Result<void>(const void* obj)>;
@@ -88,6 +98,7 @@ struct Program {
   std::uint32_t version = 0;
   std::uint32_t minimum = 0;
   std::vector<Op> ops;              // parallel to schema.fields
+  std::vector<FusedOp> fused;       // the same ops, runs merged (save and load)
   std::vector<TestFn> tests;
   std::vector<SubProgram> subs;     // parallel to schema.subsections
   SaveHook pre_save, post_save;
@@ -100,6 +111,12 @@ struct Program {
   // The first misuse found while describing; every visitor returns it.
   std::optional<Error> misuse;
 };
+
+// A successful Result<void> for hot paths. `return {};` value-initialises
+// tl::expected<void, Error>, which clears its whole 128-byte storage (a
+// `rep stos` per call); copying a success only sets the flag.
+inline const Result<void> kSuccess{};
+inline Result<void> success() { return kSuccess; }
 
 struct SaveParams {
   std::uint32_t version = 0;
