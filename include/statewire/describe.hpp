@@ -18,7 +18,9 @@
 // every read, bounds every variable count, and restores the object from a
 // backup if anything fails. Misusing the builder (a count member not described earlier, a bound
 // above an array's capacity, ...) is recorded and returned by every visitor as
-// Errc::schema_invalid. Not here: compatibility transforms (transform layer).
+// Errc::schema_invalid. A NativeDescription is a handle: copies share one
+// compiled program, so finish describing before using or copying it.
+// Not here: compatibility transforms (transform layer).
 #pragma once
 
 #include <array>

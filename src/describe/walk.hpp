@@ -113,7 +113,7 @@ template <class V>
 bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v);
 
 template <class V>
-bool walk_op(const Op& op, const Field& f, Ptr obj, V& v) {
+[[gnu::always_inline]] inline bool walk_op(const Op& op, const Field& f, Ptr obj, V& v) {
   std::uint64_t n = op.count;
   if (op.varray) {
     auto c = read_count(op, obj);
