@@ -67,6 +67,41 @@ void expect_tree_matches_decoded(const statewire::NativeDescription<T>& d, const
   EXPECT_EQ(w.bytes(), *bytes) << d.name();
 }
 
+// Every proper prefix of a body is an error naming the section, except the
+// one that ends where the fields end (the subsections are optional).
+template <class T>
+void expect_prefixes_fail(const statewire::NativeDescription<T>& d, const T& obj) {
+  auto bytes = d.save(obj);
+  auto tree = d.to_tree(obj);
+  ASSERT_TRUE(bytes && tree);
+  tree->subsections.clear();
+  statewire::ByteWriter fields_only;
+  ASSERT_TRUE(statewire::encode_body(*tree, fields_only));
+  for (std::size_t len = 0; len < bytes->size(); ++len) {
+    T fresh{};
+    auto r = d.load(fresh, statewire::ByteSpan(bytes->data(), len), d.version());
+    if (len == fields_only.size()) {
+      EXPECT_TRUE(r) << d.name() << " without its subsections";
+      continue;
+    }
+    ASSERT_FALSE(r) << d.name() << " prefix of " << len << " bytes";
+    EXPECT_EQ(r.error().section, d.name());
+    EXPECT_TRUE(r.error().offset.has_value());
+    if (len < fields_only.size()) {
+      EXPECT_EQ(r.error().code, Errc::truncated) << r.error().to_string();
+      EXPECT_FALSE(r.error().field_path.empty());
+    }
+    EXPECT_TRUE(fresh == T{}) << "a failed load leaves the object as it was";
+  }
+}
+
+TEST(VmModel, EveryProperPrefixOfEachDeviceBodyIsRefused) {
+  const Vm vm = make_sample_vm();
+  expect_prefixes_fail(uart_description(), vm.uart);
+  expect_prefixes_fail(timer_description(), vm.timer);
+  expect_prefixes_fail(nic_description(), vm.nic);
+}
+
 TEST(VmModel, SampleSavesAndLoadsIntoFreshDevices) {
   const Vm vm = make_sample_vm();
   auto sections = save_vm(vm);
