@@ -79,15 +79,6 @@ struct LoadOptions {
 
 namespace detail {
 
-template <class T>
-struct is_std_array : std::false_type {};
-template <class E, std::size_t N>
-struct is_std_array<std::array<E, N>> : std::true_type {};
-template <class T>
-struct is_vector : std::false_type {};
-template <class E, class A>
-struct is_vector<std::vector<E, A>> : std::true_type {};
-
 // Element type and capacity of the containers a field may be.
 template <class M>
 struct container {
@@ -307,6 +298,7 @@ class NativeDescription {
   }
   template <class M, class N>
   NativeDescription& varray(std::string_view name, M T::*mp, N T::*count) {
+    static_assert(!detail::container<M>::is_vec, "describe: a std::vector needs an explicit bound");
     return varray(name, mp, count, static_cast<std::uint32_t>(detail::container<M>::capacity));
   }
 
