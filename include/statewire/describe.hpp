@@ -175,6 +175,8 @@ void add_misuse(Program& p, std::string message);
 const Field* find_count_field(const Program& p, std::uint32_t offset, ElemKind kind);
 std::string_view elem_info(ElemKind k) noexcept;
 FieldKind elem_field_kind(ElemKind k) noexcept;
+// memcpy behind a call, so the compiler cannot turn it into `rep movsq`.
+void copy_bytes(void* dst, const void* src, std::size_t n) noexcept;
 
 }  // namespace detail
 
@@ -447,7 +449,16 @@ class NativeDescription {
   // that thread.
   template <class F>
   Result<void> transact(T& obj, F&& body) const {
-    if constexpr (std::is_trivially_copyable_v<T> || !std::is_default_constructible_v<T>) {
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      // Not `T backup = obj`: GCC copies a big struct of known size with
+      // `rep movsq`, whose start-up cost was a fifth of loading a CPU-sized
+      // state; the library's memcpy (size unknown to the compiler) is not.
+      alignas(T) unsigned char backup[sizeof(T)];
+      detail::copy_bytes(backup, &obj, sizeof(T));
+      Result<void> r = body(obj);
+      if (!r) [[unlikely]] detail::copy_bytes(&obj, backup, sizeof(T));
+      return r;
+    } else if constexpr (!std::is_default_constructible_v<T>) {
       T backup = obj;
       Result<void> r = body(obj);
       if (!r) [[unlikely]] obj = std::move(backup);

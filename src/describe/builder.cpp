@@ -2,6 +2,8 @@
 // recording misuse, and naming QEMU's VMStateInfo for each element kind.
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "statewire/describe.hpp"
 
 namespace statewire::detail {
@@ -64,6 +66,8 @@ const Field* find_count_field(const Program& p, std::uint32_t offset, ElemKind k
   }
   return nullptr;
 }
+
+void copy_bytes(void* dst, const void* src, std::size_t n) noexcept { std::memcpy(dst, src, n); }
 
 std::string_view elem_info(ElemKind k) noexcept {
   switch (k) {
