@@ -30,6 +30,10 @@ ElemKind unsigned_of_width(std::size_t w) {
 
 void add_op(Program& p, Op op, Field f) {
   const std::size_t w = elem_width(op.kind);
+  if (w && !op.varray && !op.vec && op.test < 0)
+    p.plain_size += static_cast<std::uint32_t>(w * op.count);
+  else
+    p.plain = false;
   if (!p.fused.empty() && fusable(op)) {
     FusedOp& last = p.fused.back();
     const Op& prev = last.op;

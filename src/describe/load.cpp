@@ -106,6 +106,41 @@ class LoadVisitor : public VisitorBase {
     return r;
   }
 
+  // A plain body: one bounds check, then every run copied or swapped. Short
+  // input goes back to the walk, which names the field that is cut.
+  Plain plain(const Program& p, Ptr obj) {
+    const std::uint8_t* in = cur_.try_take(p.plain_size);
+    if (!in) return Plain::use_walk;
+    const std::uint64_t start = cur_.offset() - p.plain_size;
+    const std::uint8_t* s = in;
+    for (const FusedOp& fo : p.fused) {
+      const Op& op = fo.op;
+      unsigned char* d = obj + op.offset;
+      switch (elem_width(op.kind)) {
+        case 1:
+          if (op.kind == ElemKind::boolean) {
+            for (std::uint32_t i = 0; i < op.count; ++i) {
+              if (s[i] > 1) [[unlikely]] {
+                Error e = make_error(Errc::invalid_value,
+                                     fmt::format("bool byte {:#04x}, expected 0 or 1", s[i]));
+                e.offset = start + static_cast<std::uint64_t>(s - in) + i;
+                e.in_field((*p.schema.fields)[fo.first].name);
+                raise(std::move(e));
+                return Plain::failed;
+              }
+            }
+          }
+          std::memcpy(d, s, op.count);
+          break;
+        case 2: swap_copy<2>(d, s, op.count); break;
+        case 4: swap_copy<4>(d, s, op.count); break;
+        default: swap_copy<8>(d, s, op.count); break;
+      }
+      s += elem_width(op.kind) * op.count;
+    }
+    return Plain::done;
+  }
+
   // QEMU's rule: subsections follow while the next byte is 0x05 and the name
   // starts with this description's name; a matching name we do not know is
   // an error, anything else ends the list and is left for the caller.

@@ -101,6 +101,24 @@ class SaveVisitor : public VisitorBase {
     return true;
   }
 
+  // A plain body: one bounds check, then every run copied or swapped.
+  Plain plain(const Program& p, Ptr obj) {
+    unsigned char* d = ensure(p.plain_size);
+    for (const FusedOp& fo : p.fused) {
+      const Op& op = fo.op;
+      const unsigned char* s = obj + op.offset;
+      switch (elem_width(op.kind)) {
+        case 1: std::memcpy(d, s, op.count); break;
+        case 2: swap_copy<2>(d, s, op.count); break;
+        case 4: swap_copy<4>(d, s, op.count); break;
+        default: swap_copy<8>(d, s, op.count); break;
+      }
+      d += elem_width(op.kind) * op.count;
+    }
+    pos_ += p.plain_size;
+    return Plain::done;
+  }
+
   void commit() { w_.truncate(pos_); }
   void rollback() { w_.truncate(start_); }
 

@@ -24,6 +24,7 @@
 //   bool unused(const Op&, const Field&);
 //   bool structs(const Op&, const Field&, Ptr, std::uint64_t n, Each each);
 //   bool subsections(const Program&, Ptr obj);
+//   Plain plain(const Program&, Ptr obj);       // kFused only: a plain body at once
 #pragma once
 
 #include <fmt/format.h>
@@ -161,8 +162,25 @@ template <class V>
   return v.raise(Errc::schema_invalid, "unknown element kind");
 }
 
+// Whether a body can take the fixed-size path: plain fields at the
+// description's own version and nothing that runs code in between.
+inline bool plain_at(const Program& p, std::uint32_t version) {
+  return p.plain && version == p.version && p.subs.empty() && !p.pre_save && !p.post_save &&
+         !p.pre_load && !p.post_load;
+}
+
+enum class Plain : std::uint8_t { done, failed, use_walk };
+
 template <class V>
 bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
+  if constexpr (V::kFused) {
+    if (plain_at(p, version)) {
+      const Plain r = v.plain(p, obj);
+      if (r == Plain::done) return v.subsections(p, obj);
+      if (r == Plain::failed) return false;
+      // use_walk: the bytes are short; the field by field walk names the field.
+    }
+  }
   if constexpr (V::kLoading) {
     if (p.pre_load && v.run_hooks())
       if (auto r = p.pre_load(obj); !r) [[unlikely]]

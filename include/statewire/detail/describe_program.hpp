@@ -108,6 +108,12 @@ struct Program {
   // A default-constructed object of the described type (for test resolvers);
   // empty when the type has no default constructor.
   std::function<std::shared_ptr<void>()> make_default;
+  // True while every field is a plain scalar or scalar array (no test, no
+  // variable count, no string, buffer or struct): at the description's own
+  // version its body then has a fixed size, `plain_size`, and saving or
+  // loading it is one bounds check and a loop over `fused`.
+  bool plain = true;
+  std::uint32_t plain_size = 0;
   // The first misuse found while describing; every visitor returns it.
   std::optional<Error> misuse;
 };
