@@ -475,7 +475,9 @@ class Scanner {
   }
 
   Result<void> ram_body(const std::string& label) {
-    if (!opt_.bulk_read)
+    // The window holds any record of ordinary page sizes; huge target pages
+    // (QEMU allows up to 2^30) are read through the span instead.
+    if (!opt_.bulk_read || page_size_ + 512 > kRefillBelow)
       return ram_records(cur_, label, [](Cursor&) -> Result<void> { return {}; });
     if (window_.size() != kWindow) window_.resize(kWindow);
     std::uint64_t wbase = cur_.offset();
