@@ -10,7 +10,7 @@
 #   STATEWIRE_ANALYZE_MIGRATION_PY=/path/to/analyze-migration.py to use a copy
 #   already unpacked; otherwise Debian's QEMU source package is fetched with
 #   `apt-get source qemu` into the temporary directory (needs a deb-src line).
-#   RAM_MIB=1024 (size of the random-RAM stream), RUNS=5.
+#   RAM_MIB=1024 (size of the random-RAM stream), RUNS=5, SKIP_BIG=1 (corpus only).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -39,6 +39,7 @@ if [[ -z $py ]]; then
 fi
 echo "analyze-migration.py: $py"
 
+if [[ -z ${SKIP_BIG:-} ]]; then
 stream=$work/ram-${ram_mib}m.mig
 echo "== making $stream (${ram_mib} MiB of random RAM)"
 "$tools/qemu-save" "$stream" --ram-random "$ram_mib" -- -machine pc-i440fx-7.2 -accel tcg \
@@ -64,6 +65,7 @@ cat "$work/extract.md"
 (cd "$work/x-py" && python3 "$py" -f "$stream" -x > /dev/null)
 cmp "$work/x-sw/sw-ram" "$work/x-py/sw-ram" && echo "extracted sw-ram: identical to the script's"
 rm -rf "$work/x-sw" "$work/x-py" "$stream"
+fi
 
 echo "== corpus streams, whole process (state JSON both sides)"
 for f in "$corpus"/*.mig; do

@@ -50,6 +50,23 @@ TEST(QemuCli, AnalyzeOfABadStreamExitsNonZeroNamingOffsetSectionAndField) {
   EXPECT_NE(r.out.find("[truncated]"), std::string::npos) << r.out;
 }
 
+TEST(QemuCli, SchemaDumpExplainsSectionsOfAStreamWithoutTrailer) {
+  auto in = corpus_dir() / "q35-7.2-novmdesc-running1s.mig";
+  auto dump = corpus_dir() / "vmstate-pc-q35-5.2.json";
+  auto bare = run(cli() + " analyze '" + in.string() + "'");
+  auto with = run(cli() + " analyze '" + in.string() + "' --schema '" + dump.string() + "'");
+  ASSERT_EQ(bare.exit_code, 0) << bare.out;
+  ASSERT_EQ(with.exit_code, 0) << with.out;
+  EXPECT_EQ(bare.out.find("schemas: dump"), std::string::npos) << bare.out;
+  EXPECT_NE(with.out.find("schemas: dump 11"), std::string::npos) << with.out;
+  // --schema-order can leave the dump out again.
+  auto order = run(cli() + " analyze '" + in.string() + "' --schema '" + dump.string() +
+                   "' --schema-order trailer,registered");
+  EXPECT_EQ(order.out.find("schemas: dump"), std::string::npos) << order.out;
+  auto bad = run(cli() + " analyze '" + in.string() + "' --schema-order nonsense");
+  EXPECT_EQ(bad.exit_code, 1);
+}
+
 TEST(QemuCli, ExtractRamWritesEachBlockWithItsPages) {
   TempDir t;
   auto in = corpus_dir() / "i440fx-7.2-random-ram-4m-paused.mig";

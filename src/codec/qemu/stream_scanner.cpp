@@ -14,6 +14,7 @@
 #include <bit>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "codec/qemu/configuration.hpp"
 #include "codec/qemu/trailer.hpp"
@@ -321,10 +322,11 @@ class Scanner {
   // Decodes the body with `d`; with `end` known it must explain exactly those
   // bytes. Failures go to `why` (the caller reports them if nothing works).
   std::optional<Attempt> try_decode(const Description& d, const SectionHeader& h,
-                                    std::optional<std::uint64_t> end, std::string& why) {
+                                    std::optional<std::uint64_t> end, std::string& why,
+                                    const BodyDecodeOptions* with = nullptr) {
     std::uint64_t stop = end ? *end : bytes_.size();
     Cursor c(bytes_.subspan(h.body_offset, stop - h.body_offset), h.body_offset);
-    auto r = decode_body(d, c, h.version_id, body_opt_);
+    auto r = decode_body(d, c, h.version_id, with ? *with : body_opt_);
     if (!r) {
       why = r.error().to_string();
       return std::nullopt;
@@ -350,6 +352,46 @@ class Scanner {
       }
     }
     return Attempt{std::move(*r), c.offset()};
+  }
+
+  // A dump says only *that* a field has a test, not what it decides. With the
+  // footer fixing the length, the outcomes of the first kMaxDumpTests tests
+  // are enumerated: exactly one reading that explains every byte (and
+  // re-encodes to them) is accepted; several are ambiguous, none a failure.
+  std::optional<Attempt> try_decode_dump(const Description& d, const SectionHeader& h,
+                                         std::uint64_t end, std::string& why) {
+    constexpr unsigned kMaxDumpTests = 6;
+    unsigned mask = 0, calls = 0;
+    TestResolver tests;
+    tests[""] = [&](const Struct&, std::uint32_t) -> std::optional<bool> {
+      const unsigned i = calls++;
+      if (i >= kMaxDumpTests) return std::nullopt;
+      return ((mask >> i) & 1) != 0;
+    };
+    BodyDecodeOptions o = body_opt_;
+    o.tests = &tests;
+    std::optional<Attempt> found;
+    std::set<std::pair<unsigned, unsigned>> seen;
+    int matches = 0;
+    std::string first_why;
+    for (mask = 0; mask < (1u << kMaxDumpTests); ++mask) {
+      calls = 0;
+      std::string w;
+      auto a = try_decode(d, h, end, w, &o);
+      const unsigned used = std::min(calls, kMaxDumpTests);
+      if (mask == 0) first_why = w;
+      // Masks that differ only in bits no test asked for give the same reading.
+      if (!seen.insert({used, mask & ((1u << used) - 1)}).second) continue;
+      if (a) {
+        ++matches;
+        if (!found) found = std::move(a);
+      }
+      if (calls == 0) break;  // no test-gated field: one reading
+    }
+    if (matches == 1) return found;
+    why = matches ? fmt::format("{} readings of its test-gated fields explain the bytes", matches)
+                  : first_why;
+    return std::nullopt;
   }
 
   Result<void> device_body(const SectionHeader& h, const std::string& label,
@@ -395,7 +437,8 @@ class Scanner {
       }
       if (!d) continue;
       std::string why;
-      got = try_decode(*d, h, end, why);
+      got = src == SchemaSource::dump ? try_decode_dump(*d, h, *end, why)
+                                      : try_decode(*d, h, end, why);
       if (got) {
         sum.source = src;
         sum.note = fmt::format("{} '{}' v{}", schema_source_name(src), d->name, d->version_id);
@@ -432,7 +475,9 @@ class Scanner {
   }
 
   Result<void> ram_body(const std::string& label) {
-    if (!opt_.bulk_read)
+    // The window holds any record of ordinary page sizes; huge target pages
+    // (QEMU allows up to 2^30) are read through the span instead.
+    if (!opt_.bulk_read || page_size_ + 512 > kRefillBelow)
       return ram_records(cur_, label, [](Cursor&) -> Result<void> { return {}; });
     if (window_.size() != kWindow) window_.resize(kWindow);
     std::uint64_t wbase = cur_.offset();

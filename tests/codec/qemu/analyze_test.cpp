@@ -100,6 +100,10 @@ TEST(QemuAnalyze, SummarySaysWhichSchemaExplainedEachSection) {
   EXPECT_EQ(by_name["ram"], SchemaSource::ram);
   EXPECT_EQ(by_name["mc146818rtc"], SchemaSource::dump);
   EXPECT_EQ(by_name["cpu"], SchemaSource::opaque);  // -dump-vmstate has no cpu entry
+  // Test-gated fields (PCI config: 256 or 4096 bytes): one reading fits the footer.
+  EXPECT_EQ(by_name["0000:00:00.0/mch"], SchemaSource::dump);
+  EXPECT_EQ(by_name["fw_cfg"], SchemaSource::dump);
+  EXPECT_EQ(by_name["dma"], SchemaSource::opaque);  // arrays: the dump has no counts
   EXPECT_FALSE(r->report.trailer_offset.has_value());
   std::string text = report_text(r->report);
   EXPECT_NE(text.find("machine pc-q35-7.2"), std::string::npos);
