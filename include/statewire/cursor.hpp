@@ -167,6 +167,10 @@ class ByteWriter {
     if (n < buf_.size()) buf_.resize(n);
   }
 
+  // Inserts bytes at `at`, moving what follows (rare: for records whose
+  // prerequisites are known only after they were written).
+  void insert(std::size_t at, ByteSpan b) { buf_.insert(buf_.begin() + static_cast<long>(at), b.begin(), b.end()); }
+
   const Bytes& bytes() const& noexcept { return buf_; }
   Bytes take() && { return std::move(buf_); }
 

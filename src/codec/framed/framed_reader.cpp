@@ -348,8 +348,10 @@ class FramedReader {
       SW_TRY(inner, c.sub(len));
       auto body = structure(inner, depth + 1);
       if (!body) return fail(std::move(body.error().in_field(sub.name)));
-      auto done = expect_consumed(inner, "subsection " + sub.name);
-      if (!done) return fail(std::move(done.error().in_field(sub.name)));
+      if (!inner.empty()) {
+        auto done = expect_consumed(inner, "subsection " + sub.name);
+        return fail(std::move(done.error().in_field(sub.name)));
+      }
       sub.body = std::move(*body);
       s.subsections.push_back(std::move(sub));
     }
@@ -443,7 +445,7 @@ class FramedReader {
         break;
       }
     }
-    SW_CHECK(expect_consumed(p, fmt::format("a {} value", kind_name(kind))));
+    if (!p.empty()) SW_CHECK(expect_consumed(p, fmt::format("a {} value", kind_name(kind))));
     return v;
   }
 

@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <bit>
+#include <cstring>
 #include <unordered_map>
 
 #include "codec/framed/framed_layout.hpp"
@@ -21,6 +22,10 @@ class FramedWriter {
   explicit FramedWriter(const FramedEncodeOptions& opt) : opt_(opt) {}
 
   Result<Bytes> write(const StateStream& s) {
+    std::size_t guess = 256 + estimate(s.envelope);
+    for (const Section& sec : s.sections) guess += 64 + sec.name.size() + estimate(sec.body);
+    // Chunk records add a record header per kChunkItems elements; compression shrinks.
+    out_.reserve(opt_.compression == Compression::none ? guess + guess / 64 : guess / 2);
     out_.put_bytes(ByteSpan(kMagic, sizeof kMagic));
     out_.put_le<std::uint16_t>(kFramedFormatVersion);
     SW_CHECK(header());
@@ -32,12 +37,9 @@ class FramedWriter {
       SW_CHECK(record(kEnvelope, kFlagMandatory, env.bytes(), true));
     }
     for (const Section& sec : s.sections) {
-      ByteWriter body;
-      SW_CHECK(section_payload(sec, body));
-      // New names first: a reader must know every name before the section uses it.
-      if (!pending_names_.empty()) names_record();
       bool optional = opt_.optional_section && opt_.optional_section(sec);
-      auto r = record(kSection, optional ? 0 : kFlagMandatory, body.bytes(), true);
+      auto r = in_place(kSection, optional ? 0 : kFlagMandatory,
+                        [&](ByteWriter& w) { return section_payload(sec, w); });
       if (!r) return fail(std::move(r.error().in_section(sec.label())));
       auto c = chunks(sec, optional);
       if (!c) return fail(std::move(c.error().in_section(sec.label())));
@@ -92,7 +94,17 @@ class FramedWriter {
     (void)record(kNames, kFlagMandatory, w.bytes(), false);
   }
 
-  Result<std::uint32_t> name_index(const std::string& name) {
+  // Structs of one kind repeat their names in the same positions (RAM page
+  // records, array elements), so a per-position guess saves most lookups.
+  Result<std::uint32_t> name_index(const std::string& name, std::size_t position) {
+    if (position < recent_.size() && recent_[position].first == name) return recent_[position].second;
+    SW_TRY(idx, lookup(name));
+    if (position >= recent_.size()) recent_.resize(position + 1);
+    recent_[position] = {name, idx};
+    return idx;
+  }
+
+  Result<std::uint32_t> lookup(const std::string& name) {
     auto it = names_.find(name);
     if (it != names_.end()) return it->second;
     SW_CHECK(check_str(name, "field name"));
@@ -132,28 +144,49 @@ class FramedWriter {
       if (!a) continue;
       for (std::size_t first = 0; first < a->items.size(); first += kChunkItems) {
         std::size_t n = std::min(kChunkItems, a->items.size() - first);
-        ByteWriter w;
-        w.put_le<std::uint32_t>(static_cast<std::uint32_t>(m));
-        w.put_le<std::uint32_t>(static_cast<std::uint32_t>(first));
-        w.put_le<std::uint32_t>(static_cast<std::uint32_t>(n));
-        for (std::size_t i = first; i < first + n; ++i) {
-          auto r = value(a->items[i], w);
-          if (!r) {
-            return fail(std::move(r.error().in_field(
-                fmt::format("{}[{}]", sec.body.members[m].name, i))));
+        SW_CHECK(in_place(kChunk, optional ? 0 : kFlagMandatory, [&](ByteWriter& w) -> Result<void> {
+          w.put_le<std::uint32_t>(static_cast<std::uint32_t>(m));
+          w.put_le<std::uint32_t>(static_cast<std::uint32_t>(first));
+          w.put_le<std::uint32_t>(static_cast<std::uint32_t>(n));
+          for (std::size_t i = first; i < first + n; ++i) {
+            auto r = value(a->items[i], w);
+            if (!r) {
+              return fail(std::move(r.error().in_field(
+                  fmt::format("{}[{}]", sec.body.members[m].name, i))));
+            }
           }
-        }
-        if (!pending_names_.empty()) names_record();
-        SW_CHECK(record(kChunk, optional ? 0 : kFlagMandatory, w.bytes(), true));
+          return {};
+        }));
       }
     }
     return {};
   }
 
+  // An upper estimate of the encoded size, so the output grows once: growing
+  // a large buffer by doubling costs copies and page faults.
+  static std::size_t estimate(const Struct& s) {
+    std::size_t n = 8;
+    for (const Member& m : s.members) n += 4 + estimate(m.value);
+    for (const SubsectionState& sub : s.subsections) n += 16 + sub.name.size() + estimate(sub.body);
+    return n;
+  }
+  static std::size_t estimate(const Value& v) {
+    if (const Blob* b = v.get_if<Blob>()) return kValueTagSize + b->bytes.size();
+    if (const std::string* str = v.get_if<std::string>()) return kValueTagSize + str->size();
+    if (const Array* a = v.get_if<Array>()) {
+      std::size_t n = kValueTagSize + 5;
+      for (const Value& item : a->items) n += estimate(item);
+      return n;
+    }
+    if (const Struct* st = v.get_if<Struct>()) return kValueTagSize + estimate(*st);
+    return kValueTagSize + 8;
+  }
+
   Result<void> structure(const Struct& s, ByteWriter& w, bool top = false) {
     w.put_le<std::uint32_t>(static_cast<std::uint32_t>(s.members.size()));
-    for (const Member& m : s.members) {
-      SW_TRY(idx, name_index(m.name));
+    for (std::size_t pos = 0; pos < s.members.size(); ++pos) {
+      const Member& m = s.members[pos];
+      SW_TRY(idx, name_index(m.name, pos));
       w.put_le<std::uint32_t>(idx);
       if (const Array* a = top ? chunked(m.value) : nullptr) {
         // Placeholder: layout with the chunked bit, the element count, no items.
@@ -181,6 +214,29 @@ class FramedWriter {
   }
 
   Result<void> value(const Value& v, ByteWriter& w) {
+    // Scalars and blobs, most of any stream: tag and payload in one append.
+    if (std::size_t width = v.scalar_width()) {
+      std::uint8_t* p = w.grow(kValueTagSize + width);
+      p[0] = static_cast<std::uint8_t>(v.kind());
+      std::uint32_t len = static_cast<std::uint32_t>(width);
+      std::memcpy(p + 1, &len, 4);
+      std::uint64_t bits = 0;
+      if (const double* d = v.get_if<double>())
+        bits = std::bit_cast<std::uint64_t>(*d);
+      else
+        v.as_u64(bits);  // integers and bool; little-endian host: low bytes first
+      std::memcpy(p + kValueTagSize, &bits, width);
+      return {};
+    }
+    if (const Blob* b = v.get_if<Blob>()) {
+      if (b->bytes.size() > 0xffffffffu) return fail(Errc::limit_exceeded, "value larger than 4 GiB");
+      std::uint8_t* p = w.grow(kValueTagSize + b->bytes.size());
+      p[0] = static_cast<std::uint8_t>(ValueKind::blob);
+      std::uint32_t len = static_cast<std::uint32_t>(b->bytes.size());
+      std::memcpy(p + 1, &len, 4);
+      if (len) std::memcpy(p + kValueTagSize, b->bytes.data(), len);
+      return {};
+    }
     w.put_u8(static_cast<std::uint8_t>(v.kind()));
     std::size_t len_at = w.size();
     w.put_le<std::uint32_t>(0);
@@ -215,6 +271,42 @@ class FramedWriter {
     std::size_t len = w.size() - len_at - 4;
     if (len > 0xffffffffu) return fail(Errc::limit_exceeded, "value larger than 4 GiB");
     w.patch_le<std::uint32_t>(len_at, static_cast<std::uint32_t>(len));
+    return {};
+  }
+
+  // Writes a compressible record's payload straight into the output (no copy
+  // of bulk data), then its length and CRC. Names the payload introduced go
+  // in a NAMES record inserted before it: a reader must know a name before use.
+  template <class Fill>
+  Result<void> in_place(std::uint8_t type, std::uint8_t flags, Fill&& fill) {
+    const std::size_t start = out_.size();
+    out_.put_u8(type);
+    out_.put_u8(flags);
+    out_.put_le<std::uint32_t>(0);
+    const std::size_t payload_at = out_.size();
+    auto filled = fill(out_);
+    if (!filled) {
+      out_.truncate(start);
+      return filled;
+    }
+    const std::size_t len = out_.size() - payload_at;
+    if (opt_.compression != Compression::none && len >= 64) {
+      Bytes raw(out_.bytes().begin() + static_cast<long>(payload_at), out_.bytes().end());
+      out_.truncate(start);
+      if (!pending_names_.empty()) names_record();
+      return record(type, flags, raw, true);
+    }
+    if (len > 0xffffffffu) return fail(Errc::limit_exceeded, "record larger than 4 GiB");
+    out_.patch_le<std::uint32_t>(start + 2, static_cast<std::uint32_t>(len));
+    out_.put_le<std::uint32_t>(detail::crc32c(0, out_.bytes().data() + start, out_.size() - start));
+    if (!pending_names_.empty()) {
+      ByteWriter body = std::move(out_);
+      out_ = ByteWriter();
+      names_record();
+      Bytes names = std::move(out_).take();
+      out_ = std::move(body);
+      out_.insert(start, names);
+    }
     return {};
   }
 
@@ -272,6 +364,7 @@ class FramedWriter {
   ByteWriter out_;
   std::unordered_map<std::string, std::uint32_t> names_;
   std::vector<std::string> pending_names_;
+  std::vector<std::pair<std::string, std::uint32_t>> recent_;
   std::uint64_t sections_ = 0;
 };
 

@@ -144,6 +144,17 @@ Result<std::uint64_t> member_uint(const Struct& s, std::string_view name, const 
   return x;
 }
 
+// The same for hot loops: the path is built only when the member is bad.
+template <class PathFn>
+Result<std::uint64_t> member_uint_lazy(const Struct& s, std::string_view name,
+                                       const std::string& sec, PathFn path) {
+  const Value* v = s.find(name);
+  std::uint64_t x = 0;
+  if (!v || !v->is_integer() || !v->as_u64(x))
+    return bad_tree(sec, path() + std::string(name), "expected an integer member");
+  return x;
+}
+
 Result<void> put_counted(ByteWriter& w, const std::string& s, const std::string& sec,
                          const std::string& field) {
   if (s.size() > 255) return bad_tree(sec, field, "name longer than 255 bytes");
@@ -153,20 +164,21 @@ Result<void> put_counted(ByteWriter& w, const std::string& s, const std::string&
 
 Result<void> encode_ram(const Array& records, ByteWriter& w, const std::string& sec) {
   for (std::size_t i = 0; i < records.items.size(); ++i) {
-    const std::string path = fmt::format("records[{}].", i);
+    // Formatted only when needed: this loop runs once per RAM page.
+    auto path = [i] { return fmt::format("records[{}].", i); };
     const Struct* r = records.items[i].get_if<Struct>();
-    if (!r) return bad_tree(sec, path, "expected a record struct");
-    SW_TRY(addr, member_uint(*r, "addr", sec, path));
-    SW_TRY(flags, member_uint(*r, "flags", sec, path));
+    if (!r) return bad_tree(sec, path(), "expected a record struct");
+    SW_TRY(addr, member_uint_lazy(*r, "addr", sec, path));
+    SW_TRY(flags, member_uint_lazy(*r, "flags", sec, path));
     if (flags > 0xffff || (addr & flags))
-      return bad_tree(sec, path + "flags", "flags overlap the address bits");
+      return bad_tree(sec, path() + "flags", "flags overlap the address bits");
     w.put_be64(addr | flags);
     const std::uint64_t kind = flags & ~std::uint64_t(kRamContinue);
     if (kind == kRamMemSize) {
       const Array* blocks = member_as<Array>(*r, "blocks");
-      if (!blocks) return bad_tree(sec, path + "blocks", "expected the block list");
+      if (!blocks) return bad_tree(sec, path() + "blocks", "expected the block list");
       for (std::size_t b = 0; b < blocks->items.size(); ++b) {
-        const std::string bp = fmt::format("{}blocks[{}].", path, b);
+        const std::string bp = fmt::format("{}blocks[{}].", path(), b);
         const Struct* bs = blocks->items[b].get_if<Struct>();
         const std::string* id = bs ? member_as<std::string>(*bs, "id") : nullptr;
         if (!id) return bad_tree(sec, bp + "id", "expected a block id string");
@@ -190,23 +202,24 @@ Result<void> encode_ram(const Array& records, ByteWriter& w, const std::string& 
         Error e = make_error(Errc::unsupported,
                              fmt::format("not supported: RAM record flags {:#x}", flags));
         e.section = sec;
-        e.field_path = path + "flags";
+        e.field_path = path() + "flags";
         return e;
       }());
     const std::string* block = member_as<std::string>(*r, "block");
     if (!(flags & kRamContinue)) {
-      if (!block) return bad_tree(sec, path + "block", "no CONTINUE flag: the block name is needed");
-      SW_CHECK(put_counted(w, *block, sec, path + "block"));
+      if (!block) return bad_tree(sec, path() + "block", "no CONTINUE flag: the block name is needed");
+      if (block->size() > 255) return bad_tree(sec, path() + "block", "name longer than 255 bytes");
+      w.put_counted_string(*block);
     } else if (block) {
-      return bad_tree(sec, path + "block", "CONTINUE flag set: the block name must be absent");
+      return bad_tree(sec, path() + "block", "CONTINUE flag set: the block name must be absent");
     }
     if (kind == kRamZero) {
-      SW_TRY(fill, member_uint(*r, "fill", sec, path));
-      if (fill > 0xff) return bad_tree(sec, path + "fill", "fill byte above 0xff");
+      SW_TRY(fill, member_uint_lazy(*r, "fill", sec, path));
+      if (fill > 0xff) return bad_tree(sec, path() + "fill", "fill byte above 0xff");
       w.put_u8(static_cast<std::uint8_t>(fill));
     } else {
       const Blob* data = member_as<Blob>(*r, "data");
-      if (!data) return bad_tree(sec, path + "data", "expected the page bytes");
+      if (!data) return bad_tree(sec, path() + "data", "expected the page bytes");
       w.put_bytes(data->bytes);
     }
   }
