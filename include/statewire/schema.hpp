@@ -125,6 +125,11 @@ struct SchemaSet {
   friend bool operator==(const SchemaSet&, const SchemaSet&) = default;
 };
 
+// A 64-bit fingerprint (FNV-1a) of a description's full extended JSON: equal
+// descriptions give equal fingerprints, so a stream can record which schema
+// wrote each section and a reader can tell which schemas match.
+std::uint64_t schema_fingerprint(const Description& d);
+
 struct SchemaStats {
   std::size_t descriptions = 0;  // all depths
   std::size_t fields = 0;        // all depths

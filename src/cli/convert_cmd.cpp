@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <map>
 
 #include "cli/commands.hpp"
 #include "cli/io.hpp"
@@ -51,6 +52,29 @@ Result<StateStream> load_tree(const ConvertArgs& args) {
   return tree;
 }
 
+// Which schema explained each device section of a QEMU stream, as
+// fingerprints by section name, for the framed format's provenance.
+class FingerprintCollector final : public qemu::QemuStreamVisitor {
+ public:
+  Result<void> on_device_body(const qemu::SectionHeader& h, Struct&&, ByteSpan, qemu::SchemaSource,
+                              const Description* schema) override {
+    if (schema) fingerprints[h.idstr] = schema_fingerprint(*schema);
+    return {};
+  }
+  std::map<std::string, std::uint64_t, std::less<>> fingerprints;
+};
+
+Result<std::map<std::string, std::uint64_t, std::less<>>> qemu_fingerprints(const ConvertArgs& args) {
+  SW_TRY(file, MappedFile::open(args.in));
+  ByteSpan b = file.bytes();
+  if (b.size() < 4 || std::memcmp(b.data(), "QEVM", 4) != 0) return std::map<std::string, std::uint64_t, std::less<>>{};
+  SW_TRY(opts, make_decode_options(args.schema));
+  opts.options.verify_reencode = false;
+  FingerprintCollector c;
+  SW_CHECK(qemu::scan_qemu_stream(b, c, opts.options));
+  return std::move(c.fingerprints);
+}
+
 void run_convert(const ConvertArgs& args) {
   auto tree = load_tree(args);
   if (!tree) return report(tree.error());
@@ -76,6 +100,11 @@ void run_convert(const ConvertArgs& args) {
       if (const Value* name = c->find("name"))
         if (const Blob* b = name->get_if<Blob>())
           opt.framed_encode.header.machine_type.assign(b->bytes.begin(), b->bytes.end());
+  }
+  if (args.to == "framed") {
+    auto fps = qemu_fingerprints(args);
+    if (!fps) return report(fps.error());
+    opt.framed_encode.fingerprints = std::move(*fps);
   }
   auto bytes = make_codec(args.to, opt)->encode(*tree);
   if (!bytes) return report(bytes.error());

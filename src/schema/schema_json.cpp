@@ -261,6 +261,16 @@ std::string to_schema_json(const SchemaSet& set, const SchemaJsonOptions& opt) {
   return qemu_layout(root.dump(2)) + "\n";
 }
 
+std::uint64_t schema_fingerprint(const Description& d) {
+  std::string text = desc_json(d, SchemaJsonOptions{true}, nullptr).dump();
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
 std::string to_schema_json(const Description& d, const SchemaJsonOptions& opt) {
   return qemu_layout(desc_json(d, opt, nullptr).dump(2)) + "\n";
 }

@@ -43,6 +43,10 @@ TEST(ConvertCli, AnalyzeOfAFramedFileShowsHeaderAndSchemaProvenance) {
   EXPECT_NE(r.out.find("statewire framed stream"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("machine type: isapc"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("serial/0"), std::string::npos) << r.out;
+  // Sections the stream's trailer explained carry that schema's fingerprint.
+  std::size_t line = r.out.find("serial/0");
+  std::string serial_line = r.out.substr(line, r.out.find('\n', line) - line);
+  EXPECT_EQ(serial_line.find("(unknown)"), std::string::npos) << serial_line;
   auto j = testing::run(testing::cli() + " analyze " + framed.string() + " --format json");
   ASSERT_EQ(j.exit_code, 0) << j.out;
   EXPECT_NE(j.out.find("\"schema_fingerprint\""), std::string::npos);

@@ -65,6 +65,18 @@ TEST(SchemaJson, CountsMatchQemu72Dump) {
   EXPECT_NE(state->nested->find_subsection("serial/recv_fifo"), nullptr);
 }
 
+TEST(SchemaJson, FingerprintsTellDescriptionsApart) {
+  auto set = parse_schema_json(read_file(testing::corpus_dir() / "vmstate-pc-i440fx-7.2.json"));
+  ASSERT_TRUE(set);
+  const Description& serial = set->find_device("isa-serial")->description;
+  Description copy = serial;
+  EXPECT_EQ(schema_fingerprint(copy), schema_fingerprint(serial));
+  copy.version_id += 1;
+  EXPECT_NE(schema_fingerprint(copy), schema_fingerprint(serial));
+  EXPECT_NE(schema_fingerprint(set->find_device("isa-parallel")->description),
+            schema_fingerprint(serial));
+}
+
 TEST(SchemaJson, KeepsAbsentVersusEmptyFieldLists) {
   auto set = parse_schema_json(read_file(testing::corpus_dir() / "vmstate-pc-i440fx-7.2.json"));
   ASSERT_TRUE(set);
