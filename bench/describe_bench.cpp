@@ -326,4 +326,92 @@ BENCHMARK(BM_CpuLoad_Cereal);
 
 }  // namespace
 
+
+// ---- larger scalar state ----------------------------------------------------
+// The same kind of state at vector-register-file size (64 KiB: e.g. 32 SVE or
+// AVX-512 registers per vCPU times several vCPUs), where the fixed cost of a
+// call no longer dominates and the byte swap sets the pace.
+namespace {
+
+struct WideState {
+  std::array<std::uint64_t, 4096> zmm{};
+  std::array<std::uint32_t, 4096> mask{};
+  std::uint64_t pc = 0;
+};
+
+const NativeDescription<WideState>& wide_description() {
+  static const auto d = describe<WideState>("wide", 1, 1)
+                            .field("zmm", &WideState::zmm)
+                            .field("mask", &WideState::mask)
+                            .field("pc", &WideState::pc);
+  return d;
+}
+
+WideState sample_wide() {
+  WideState w;
+  for (std::size_t i = 0; i < w.zmm.size(); ++i) w.zmm[i] = 0x0102030405060708ull * i;
+  for (std::size_t i = 0; i < w.mask.size(); ++i) w.mask[i] = static_cast<std::uint32_t>(i * 31);
+  w.pc = 42;
+  return w;
+}
+
+void BM_WideSave_Statewire(benchmark::State& state) {
+  static const WideState c = sample_wide();
+  ByteWriter w;
+  for (auto _ : state) {
+    w.truncate(0);
+    bool ok = wide_description().save(c, w).has_value();
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(w.bytes().data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * w.size()));
+}
+BENCHMARK(BM_WideSave_Statewire);
+
+void BM_WideLoad_Statewire(benchmark::State& state) {
+  static const WideState c = sample_wide();
+  auto bytes = wide_description().save(c);
+  static WideState out;
+  for (auto _ : state) {
+    bool ok = wide_description().load(out, *bytes, 1).has_value();
+    benchmark::DoNotOptimize(ok);
+    benchmark::ClobberMemory();
+  }
+  if (out.zmm != c.zmm) state.SkipWithError("loaded state differs");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes->size()));
+}
+BENCHMARK(BM_WideLoad_Statewire);
+
+void BM_WideMemcpy(benchmark::State& state) {
+  const std::size_t n = wide_description().save(sample_wide())->size();
+  std::vector<std::uint8_t> src(n, 0x5a), dst(n);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(src.data());
+    std::memcpy(dst.data(), src.data(), n);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_WideMemcpy);
+
+void BM_WideSave_Cereal(benchmark::State& state) {
+  static WideState c = sample_wide();
+  std::vector<char> buf;
+  buf.reserve(1 << 17);
+  VectorBuf sb(buf);
+  std::ostream os(&sb);
+  for (auto _ : state) {
+    sb.reset();
+    {
+      cereal::BinaryOutputArchive ar(os);
+      ar(c.zmm, c.mask, c.pc);
+    }
+    benchmark::DoNotOptimize(buf.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+}
+BENCHMARK(BM_WideSave_Cereal);
+
+}  // namespace
 BENCHMARK_MAIN();
