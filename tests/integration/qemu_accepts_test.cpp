@@ -14,6 +14,7 @@
 
 #include "statewire/qemu_stream.hpp"
 #include "statewire/tree_json.hpp"
+#include "test_util.hpp"
 
 namespace statewire::qemu {
 namespace {
@@ -24,27 +25,9 @@ using Json = nlohmann::ordered_json;
 const fs::path kCorpus = STATEWIRE_CORPUS_DIR;
 const fs::path kTools = STATEWIRE_TOOLS_DIR;
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-};
-
-Run run(const std::string& cmd) {
-  Run r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-Bytes read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using Run = statewire::testing::CommandResult;
+using statewire::testing::read_bytes;
+using statewire::testing::run;
 
 struct TempDir {
   fs::path path;

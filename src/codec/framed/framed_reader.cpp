@@ -213,7 +213,7 @@ class FramedReader {
     SW_TRY(inst, c.read_le<std::uint32_t>());
     SW_TRY(ver, c.read_le<std::uint32_t>());
     SW_TRY(kind, c.read_u8());
-    const std::uint64_t expected = out_.stream.sections.size() + skipped_sections();
+    const std::uint64_t expected = out_.stream.sections.size() + skipped_sections_;
     if (sequence != expected) {
       Error e = at(record_offset, Errc::mismatch,
                    fmt::format("section number {} arrived in position {} (sections reordered "
@@ -241,6 +241,7 @@ class FramedReader {
       }
       out_.skipped.push_back(fmt::format("section {} at offset {:#x} ({}, unknown)", sec.label(),
                                          record_offset, mandatory ? "mandatory" : "optional"));
+      ++skipped_sections_;
       skipping_ = true;  // and its memory chunks
       return {};
     }
@@ -453,7 +454,7 @@ class FramedReader {
     SW_TRY(nsections, c.read_le<std::uint64_t>());
     SW_TRY(offset, c.read_le<std::uint64_t>());
     SW_CHECK(expect_consumed(c, "the end record"));
-    std::uint64_t seen = out_.stream.sections.size() + skipped_sections();
+    std::uint64_t seen = out_.stream.sections.size() + skipped_sections_;
     if (nsections != seen)
       return fail(at(record_offset, Errc::mismatch,
                      fmt::format("end record counts {} sections, the stream held {}", nsections, seen)));
@@ -461,13 +462,6 @@ class FramedReader {
       return fail(at(record_offset, Errc::mismatch,
                      fmt::format("end record says it starts at {:#x}", offset)));
     return {};
-  }
-
-  std::uint64_t skipped_sections() const {
-    std::uint64_t n = 0;
-    for (const auto& s : out_.skipped)
-      if (s.rfind("section ", 0) == 0) ++n;
-    return n;
   }
 
   ByteSpan in_;
@@ -484,6 +478,7 @@ class FramedReader {
   bool open_ = false;                       // the last section awaits chunks
   bool skipping_ = false;                   // chunks of a skipped section
   bool in_envelope_ = false;
+  std::uint64_t skipped_sections_ = 0;      // counted by sequence numbers and END
 };
 
 }  // namespace
