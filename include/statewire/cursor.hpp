@@ -6,6 +6,7 @@
 // Neither knows anything about sections or fields; callers add that context.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -112,15 +113,19 @@ class Cursor {
   std::uint64_t base_ = 0;
 };
 
+// An append-only byte buffer. Its storage keeps its high-water size: after
+// truncate() (a writer reused for the next section or round) later appends
+// overwrite bytes already there instead of paying std::vector's zero-fill
+// again, which for small bodies cost as much as writing them.
 class ByteWriter {
  public:
   ByteWriter() = default;
   explicit ByteWriter(Bytes&& reuse) : buf_(std::move(reuse)) { buf_.clear(); }
 
   void reserve(std::size_t n) { buf_.reserve(n); }
-  std::size_t size() const noexcept { return buf_.size(); }
+  std::size_t size() const noexcept { return size_; }
 
-  void put_u8(std::uint8_t v) { buf_.push_back(v); }
+  void put_u8(std::uint8_t v) { *grow(1) = v; }
   template <class T>
   void put_be(T v) {
     static_assert(std::is_integral_v<T>);
@@ -155,27 +160,44 @@ class ByteWriter {
     put_u8(static_cast<std::uint8_t>(s.size()));
     put_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
   }
-  // Appends n bytes and returns where to write them.
+  // Appends n bytes (unspecified until written) and returns where they are.
   std::uint8_t* grow(std::size_t n) {
-    std::size_t old = buf_.size();
-    buf_.resize(old + n);
+    const std::size_t old = size_;
+    if (buf_.size() - old < n) [[unlikely]] extend(n);
+    size_ = old + n;
     return buf_.data() + old;
   }
 
   // Drops everything after the first n bytes (undoes a failed append).
-  void truncate(std::size_t n) {
-    if (n < buf_.size()) buf_.resize(n);
+  void truncate(std::size_t n) noexcept {
+    if (n < size_) size_ = n;
   }
 
   // Inserts bytes at `at`, moving what follows (rare: for records whose
   // prerequisites are known only after they were written).
-  void insert(std::size_t at, ByteSpan b) { buf_.insert(buf_.begin() + static_cast<long>(at), b.begin(), b.end()); }
+  void insert(std::size_t at, ByteSpan b) {
+    buf_.resize(size_);
+    buf_.insert(buf_.begin() + static_cast<long>(at), b.begin(), b.end());
+    size_ = buf_.size();
+  }
 
-  const Bytes& bytes() const& noexcept { return buf_; }
-  Bytes take() && { return std::move(buf_); }
+  ByteSpan bytes() const& noexcept { return {buf_.data(), size_}; }
+  Bytes take() && {
+    buf_.resize(size_);
+    size_ = 0;
+    return std::move(buf_);
+  }
 
  private:
+  // Room for n more bytes after size_: at least doubles, so a stream of
+  // small appends costs amortised O(1).
+  void extend(std::size_t n) {
+    buf_.resize(size_);  // what lies past size_ need not be copied
+    buf_.resize(std::max({size_ + n, 2 * size_, std::size_t{64}}));
+  }
+
   Bytes buf_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace statewire

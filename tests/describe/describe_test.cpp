@@ -175,7 +175,7 @@ TEST(Describe, SavedBytesEqualEncodedTree) {
   ASSERT_TRUE(bytes && tree);
   ByteWriter w;
   ASSERT_TRUE(encode_body(*tree, w));
-  EXPECT_EQ(w.bytes(), *bytes);
+  EXPECT_EQ(Bytes(w.bytes().begin(), w.bytes().end()), *bytes);
 }
 
 TEST(Describe, TreeFromObjectEqualsTreeDecodedFromItsBytes) {

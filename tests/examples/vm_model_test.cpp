@@ -64,7 +64,7 @@ void expect_tree_matches_decoded(const statewire::NativeDescription<T>& d, const
   EXPECT_EQ(*decoded, *tree) << d.name();
   statewire::ByteWriter w;
   ASSERT_TRUE(statewire::encode_body(*tree, w));
-  EXPECT_EQ(w.bytes(), *bytes) << d.name();
+  EXPECT_EQ(Bytes(w.bytes().begin(), w.bytes().end()), *bytes) << d.name();
 }
 
 // Every proper prefix of a body is an error naming the section, except the

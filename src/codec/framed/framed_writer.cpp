@@ -310,29 +310,29 @@ class FramedWriter {
     return {};
   }
 
-  Result<void> record(std::uint8_t type, std::uint8_t flags, const Bytes& payload,
+  Result<void> record(std::uint8_t type, std::uint8_t flags, ByteSpan payload,
                       bool compressible) {
-    const Bytes* stored = &payload;
+    ByteSpan stored = payload;
     Bytes packed;
     if (compressible && opt_.compression != Compression::none && payload.size() >= 64) {
       SW_CHECK(compress(payload, packed));
       if (packed.size() < payload.size()) {
-        stored = &packed;
+        stored = packed;
         flags |= opt_.compression == Compression::zstd ? kFlagZstd : kFlagLz4;
       }
     }
-    if (stored->size() > 0xffffffffu) return fail(Errc::limit_exceeded, "record larger than 4 GiB");
+    if (stored.size() > 0xffffffffu) return fail(Errc::limit_exceeded, "record larger than 4 GiB");
     std::size_t start = out_.size();
     out_.put_u8(type);
     out_.put_u8(flags);
-    out_.put_le<std::uint32_t>(static_cast<std::uint32_t>(stored->size()));
-    out_.put_bytes(*stored);
+    out_.put_le<std::uint32_t>(static_cast<std::uint32_t>(stored.size()));
+    out_.put_bytes(stored);
     std::uint32_t crc = detail::crc32c(0, out_.bytes().data() + start, out_.size() - start);
     out_.put_le<std::uint32_t>(crc);
     return {};
   }
 
-  Result<void> compress(const Bytes& raw, Bytes& packed) {
+  Result<void> compress(ByteSpan raw, Bytes& packed) {
     packed.clear();
     ByteWriter w(std::move(packed));
     w.put_le<std::uint32_t>(static_cast<std::uint32_t>(raw.size()));
