@@ -96,6 +96,8 @@ class Cursor {
     pos_ += n;
     return p;
   }
+  // What is left, without consuming it.
+  ByteSpan rest() const noexcept { return data_.subspan(pos_); }
   // A child cursor over the next n bytes; this cursor moves past them.
   [[nodiscard]] Result<Cursor> sub(std::size_t n);
   // u8 length + that many bytes, as QEMU writes id strings.

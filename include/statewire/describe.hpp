@@ -345,6 +345,7 @@ class NativeDescription {
     if (sub.name().rfind(p_->name + "/", 0) != 0)
       detail::add_misuse(*p_, "subsection " + sub.name() + " does not start with " + p_->name + "/");
     if (sub.program()->misuse) detail::add_misuse(*p_, sub.program()->misuse->message);
+    p_->plans.reset();
     p_->subs.push_back({sub.program(), [needed = std::move(needed)](const void* o) {
                           return static_cast<bool>(needed(*static_cast<const T*>(o)));
                         }});
@@ -358,21 +359,25 @@ class NativeDescription {
   // see the object read-only; pre_load/post_load work on the copy being loaded.
   template <class F>
   NativeDescription& pre_save(F f) {
+    p_->plans.reset();
     p_->pre_save = [f = std::move(f)](const void* o) { return f(*static_cast<const T*>(o)); };
     return *this;
   }
   template <class F>
   NativeDescription& post_save(F f) {
+    p_->plans.reset();
     p_->post_save = [f = std::move(f)](const void* o) { return f(*static_cast<const T*>(o)); };
     return *this;
   }
   template <class F>
   NativeDescription& pre_load(F f) {
+    p_->plans.reset();
     p_->pre_load = [f = std::move(f)](void* o) { return f(*static_cast<T*>(o)); };
     return *this;
   }
   template <class F>
   NativeDescription& post_load(F f) {
+    p_->plans.reset();
     p_->post_load = [f = std::move(f)](void* o, std::uint32_t v) {
       return f(*static_cast<T*>(o), v);
     };
@@ -396,6 +401,7 @@ class NativeDescription {
   // changes only on success; fields the version lacks keep their values.
   [[nodiscard]] Result<void> load(T& obj, Cursor& cur, std::uint32_t version,
                                   const LoadOptions& o = {}) const {
+    if (detail::load_at_once(*p_, &obj, cur, version, false)) return detail::success();
     return transact(obj, [&](T& work) {
       return detail::load(*p_, &work, cur, version, {o.limits, true, false});
     });
@@ -404,6 +410,7 @@ class NativeDescription {
   [[nodiscard]] Result<void> load(T& obj, ByteSpan bytes, std::uint32_t version,
                                   const LoadOptions& o = {}) const {
     Cursor cur(bytes);
+    if (detail::load_at_once(*p_, &obj, cur, version, true)) return detail::success();
     return transact(obj, [&](T& work) -> Result<void> {
       SW_CHECK(detail::load(*p_, &work, cur, version, {o.limits, true, false}));
       if (!cur.empty()) {

@@ -29,6 +29,7 @@ ElemKind unsigned_of_width(std::size_t w) {
 }  // namespace
 
 void add_op(Program& p, Op op, Field f) {
+  p.plans.reset();  // the layout changes: plans are rebuilt on next use
   const std::size_t w = elem_width(op.kind);
   if (w && !op.varray && !op.vec && op.test < 0)
     p.plain_size += static_cast<std::uint32_t>(w * op.count);

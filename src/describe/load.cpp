@@ -6,6 +6,7 @@
 // there. The caller loads into a copy and commits on success (describe.hpp).
 #include <cstring>
 
+#include "describe/byte_plan.hpp"
 #include "describe/byteswap.hpp"
 #include "describe/walk.hpp"
 
@@ -187,6 +188,22 @@ class LoadVisitor : public VisitorBase {
 };
 
 }  // namespace
+
+bool load_at_once(const Program& p, void* obj, Cursor& cur, std::uint32_t version, bool whole) {
+  if (version != p.version) return false;
+  const PlainPlans* plans = plain_plans(p);
+  if (!plans) return false;
+  const ByteSpan in = cur.rest();
+  if (in.size() < p.plain_size) return false;
+  if (whole ? in.size() != p.plain_size
+            : in.size() > p.plain_size && in[p.plain_size] == kSubsectionMarker)
+    return false;
+  for (std::uint32_t at : plans->bools)
+    if (in[at] > 1) return false;
+  plans->load.run(in.data(), static_cast<unsigned char*>(obj) + plans->load_base);
+  (void)cur.try_take(p.plain_size);
+  return true;
+}
 
 Result<void> load(const Program& p, void* obj, Cursor& cur, std::uint32_t version,
                   const LoadParams& lp) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "describe/byte_plan.hpp"
 #include "describe/byteswap.hpp"
 #include "describe/walk.hpp"
 
@@ -143,6 +144,13 @@ class SaveVisitor : public VisitorBase {
 }  // namespace
 
 Result<void> save(const Program& p, const void* obj, ByteWriter& out, const SaveParams& sp) {
+  // Plans exist only for a well-formed plain body at the own version.
+  if (sp.version == p.version) {
+    if (const PlainPlans* plans = plain_plans(p)) {
+      plans->save.run(static_cast<const unsigned char*>(obj), out.grow(p.plain_size));
+      return success();
+    }
+  }
   if (p.misuse) return fail(*p.misuse);
   if (sp.version > p.version || sp.version < p.minimum) [[unlikely]] {
     auto r = check_range(p, sp.version, "target");

@@ -8,10 +8,12 @@
 // NativeDescription<T> (describe.hpp) instead.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,6 +90,33 @@ using SaveHook = std::function<Result<void>(const void* obj)>;
 using PreLoadHook = std::function<Result<void>(void* obj)>;
 using PostLoadHook = std::function<Result<void>(void* obj, std::uint32_t version)>;
 
+struct PlainPlans;  // src/describe/byte_plan.hpp
+
+// Where a Program keeps its compiled plain-body plans (src/describe/
+// byte_plan.hpp): built on first save or load under the mutex, then read
+// through `ready` with one atomic load. Describing (a field, hook or
+// subsection added) drops them; describe before sharing a description
+// between threads. Copies start empty.
+class PlanSlot {
+ public:
+  PlanSlot() = default;
+  PlanSlot(const PlanSlot&) noexcept {}
+  PlanSlot& operator=(const PlanSlot&) noexcept {
+    reset();
+    return *this;
+  }
+  ~PlanSlot();
+  void reset() noexcept;
+
+  struct Deleter {
+    void operator()(PlainPlans* p) const noexcept;
+  };
+  std::atomic<const PlainPlans*> ready{nullptr};  // non-null: usable at the own version
+  std::atomic<bool> decided{false};               // built, or found not to apply
+  std::mutex mutex;
+  std::unique_ptr<PlainPlans, Deleter> plans;
+};
+
 struct SubProgram {
   std::shared_ptr<const Program> program;  // same object type as the parent
   NeededFn needed;
@@ -116,6 +145,7 @@ struct Program {
   std::uint32_t plain_size = 0;
   // The first misuse found while describing; every visitor returns it.
   std::optional<Error> misuse;
+  mutable PlanSlot plans;
 };
 
 // A successful Result<void> for hot paths. `return {};` value-initialises
@@ -139,6 +169,13 @@ struct LoadParams {
                                 const SaveParams& sp);
 [[nodiscard]] Result<void> load(const Program& p, void* obj, Cursor& cur,
                                 std::uint32_t version, const LoadParams& lp);
+// Loads a plain body of the description's own version straight into `obj`
+// when nothing can fail once the first byte is written (length, bool bytes
+// and the byte after the body are checked first), so no backup is needed.
+// `whole`: the body must be all that `cur` holds. False: nothing was done;
+// use load(), which also names any error.
+[[nodiscard]] bool load_at_once(const Program& p, void* obj, Cursor& cur, std::uint32_t version,
+                                bool whole);
 [[nodiscard]] Result<Struct> to_tree(const Program& p, const void* obj, const SaveParams& sp);
 [[nodiscard]] Result<void> from_tree(const Program& p, void* obj, const Struct& body,
                                      std::uint32_t version, const LoadParams& lp);

@@ -1,0 +1,210 @@
+// Building and running BytePlans (see byte_plan.hpp).
+#include "describe/byte_plan.hpp"
+
+#include "describe/walk.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define STATEWIRE_VBMI_PLANS 1
+#endif
+
+namespace statewire::detail {
+
+PlanSlot::~PlanSlot() = default;
+void PlanSlot::Deleter::operator()(PlainPlans* p) const noexcept { delete p; }
+
+void PlanSlot::reset() noexcept {
+  ready.store(nullptr, std::memory_order_release);
+  decided.store(false, std::memory_order_release);
+  plans.reset();
+}
+
+BytePlan BytePlan::build(std::span<const std::int32_t> map) {
+  BytePlan plan;
+  const std::size_t n = map.size();
+  std::vector<std::uint32_t> pending;
+  for (std::size_t chunk = 0; chunk < n; chunk += 64) {
+    pending.clear();
+    for (std::size_t i = chunk; i < std::min(n, chunk + 64); ++i)
+      if (map[i] >= 0) pending.push_back(static_cast<std::uint32_t>(i));
+    // Each step takes the lowest source byte still pending as its window
+    // start and covers every pending lane whose source is within 128 bytes;
+    // members declared in order need one step per chunk.
+    while (!pending.empty()) {
+      std::int32_t lowest = map[pending[0]];
+      for (std::uint32_t i : pending) lowest = std::min(lowest, map[i]);
+      Step s{};
+      s.dst = static_cast<std::uint32_t>(chunk);
+      s.src = static_cast<std::uint32_t>(lowest);
+      std::erase_if(pending, [&](std::uint32_t i) {
+        const std::uint32_t rel = static_cast<std::uint32_t>(map[i] - lowest);
+        if (rel >= 128) return false;
+        const std::uint32_t lane = i - static_cast<std::uint32_t>(chunk);
+        s.index[lane] = static_cast<std::uint8_t>(rel);
+        s.store_mask |= std::uint64_t{1} << lane;
+        (rel < 64 ? s.lo_mask : s.hi_mask) |= std::uint64_t{1} << (rel % 64);
+        return true;
+      });
+      if (s.hi_mask == 0 && s.lo_mask == ~std::uint64_t{0} && s.store_mask == ~std::uint64_t{0}) {
+        s.kind = Step::one_window;
+        bool in_lane = true;
+        for (unsigned lane = 0; lane < 64; ++lane) in_lane &= s.index[lane] / 16 == lane / 16;
+        if (in_lane) s.kind = Step::in_lane;
+      }
+      if (!plan.steps_.empty()) {
+        Step& prev = plan.steps_.back();
+        const std::uint32_t ahead = 64 * prev.repeat;
+        if (prev.dst + ahead == s.dst && prev.src + ahead == s.src &&
+            prev.store_mask == s.store_mask && prev.lo_mask == s.lo_mask &&
+            prev.hi_mask == s.hi_mask && prev.kind == s.kind && std::memcmp(prev.index, s.index, 64) == 0) {
+          ++prev.repeat;
+          continue;
+        }
+      }
+      plan.steps_.push_back(s);
+    }
+  }
+  return plan;
+}
+
+// The same permutation a lane at a time.
+void BytePlan::run_reference(const unsigned char* src, unsigned char* dst) const {
+  for (const Step& st : steps_)
+    for (std::uint32_t k = 0; k < st.repeat; ++k)
+      for (unsigned lane = 0; lane < 64; ++lane)
+        if (st.store_mask >> lane & 1)
+          dst[st.dst + 64 * k + lane] = src[st.src + 64 * k + st.index[lane]];
+}
+
+#if defined(STATEWIRE_VBMI_PLANS)
+
+bool byte_plans_supported() noexcept {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vbmi");
+  }();
+  return ok;
+}
+
+// GCC 12's _mm512_permutexvar_epi8 passes an undefined vector it never reads.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+[[gnu::target("avx512f,avx512bw,avx512vbmi")]] void BytePlan::run(const unsigned char* src,
+                                                                  unsigned char* dst) const {
+  for (const Step& st : steps_) {
+    const unsigned char* s = src + st.src;
+    unsigned char* d = dst + st.dst;
+    // Locals: the stores below could alias the plan as far as the compiler knows.
+    const std::uint32_t repeat = st.repeat;
+    switch (st.kind) {
+      case Step::in_lane: {
+        // vpshufb uses the low four bits of each index byte (the offset in
+        // the 16-byte lane). Loaded as two 32-byte halves: a misaligned
+        // 64-byte load always splits a cache line, a 32-byte one only every
+        // other time; that measured faster than one 64-byte load on
+        // misaligned objects and buffers, the usual case.
+        const __m512i index = _mm512_loadu_si512(st.index);
+        for (std::uint32_t k = 0; k < repeat; ++k, s += 64, d += 64) {
+          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
+          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 32));
+          const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+          _mm512_storeu_si512(d, _mm512_shuffle_epi8(x, index));
+        }
+        break;
+      }
+      case Step::one_window: {
+        const __m512i index = _mm512_loadu_si512(st.index);
+        for (std::uint32_t k = 0; k < repeat; ++k, s += 64, d += 64)
+          _mm512_storeu_si512(d, _mm512_permutexvar_epi8(index, _mm512_loadu_si512(s)));
+        break;
+      }
+      case Step::general: {
+        const __m512i index = _mm512_loadu_si512(st.index);
+        const __mmask64 lo = st.lo_mask, hi = st.hi_mask, store = st.store_mask;
+        for (std::uint32_t k = 0; k < repeat; ++k, s += 64, d += 64) {
+          // Masked loads never touch (or fault on) bytes outside their masks,
+          // so a window may hang over the end of the object or buffer.
+          const __m512i a = _mm512_maskz_loadu_epi8(lo, s);
+          const __m512i b = _mm512_maskz_loadu_epi8(hi, s + 64);
+          _mm512_mask_storeu_epi8(d, store, _mm512_permutex2var_epi8(a, index, b));
+        }
+        break;
+      }
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
+
+#else
+
+bool byte_plans_supported() noexcept { return false; }
+void BytePlan::run(const unsigned char* src, unsigned char* dst) const { run_reference(src, dst); }
+
+#endif
+
+namespace {
+
+// Every byte a plain body moves, as (wire offset, object offset) pairs, at the
+// description's own version. Host byte order is little-endian (checked by the
+// caller), so wire byte b of a W-byte element is object byte W-1-b.
+std::vector<std::pair<std::uint32_t, std::uint32_t>> plain_bytes(const Program& p,
+                                                                 std::vector<std::uint32_t>& bools) {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  out.reserve(p.plain_size);
+  std::uint32_t wire = 0;
+  for (const Op& op : p.ops) {
+    if (op.since > p.version) continue;
+    const std::uint32_t w = static_cast<std::uint32_t>(elem_width(op.kind));
+    for (std::uint32_t k = 0; k < op.count; ++k) {
+      if (op.kind == ElemKind::boolean) bools.push_back(wire);
+      for (std::uint32_t b = 0; b < w; ++b)
+        out.emplace_back(wire++, op.offset + k * op.stride + (w - 1 - b));
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<PlainPlans, PlanSlot::Deleter> build_plans(const Program& p) {
+  if (!plain_at(p, p.version) || p.misuse || std::endian::native != std::endian::little)
+    return nullptr;
+  std::unique_ptr<PlainPlans, PlanSlot::Deleter> plans(new PlainPlans);
+  const auto bytes = plain_bytes(p, plans->bools);
+  if (bytes.size() != p.plain_size) return nullptr;
+
+  std::vector<std::int32_t> map(p.plain_size, -1);
+  std::uint32_t lo = UINT32_MAX, hi = 0;
+  for (auto [wire, obj] : bytes) {
+    map[wire] = static_cast<std::int32_t>(obj);
+    lo = std::min(lo, obj);
+    hi = std::max(hi, obj + 1);
+  }
+  plans->save = BytePlan::build(map);
+
+  map.assign(bytes.empty() ? 0 : hi - lo, -1);
+  for (auto [wire, obj] : bytes) map[obj - lo] = static_cast<std::int32_t>(wire);  // later fields win, as in the walk
+  plans->load = BytePlan::build(map);
+  plans->load_base = bytes.empty() ? 0 : lo;
+  return plans;
+}
+
+}  // namespace
+
+const PlainPlans* build_plain_plans(const Program& p) {
+  PlanSlot& slot = p.plans;
+  if (slot.decided.load(std::memory_order_acquire)) return nullptr;
+  std::lock_guard lock(slot.mutex);
+  if (!slot.decided.load(std::memory_order_relaxed)) {
+    if (byte_plans_supported()) slot.plans = build_plans(p);
+    slot.ready.store(slot.plans.get(), std::memory_order_release);
+    slot.decided.store(true, std::memory_order_release);
+  }
+  return slot.plans.get();
+}
+
+}  // namespace statewire::detail
