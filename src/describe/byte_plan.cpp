@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -71,6 +73,13 @@ BytePlan BytePlan::build(std::span<const std::int32_t> map) {
   return plan;
 }
 
+// STATEWIRE_BYTE_PLANS=off runs the portable paths on any CPU: for tests of
+// those paths and for comparing the two in benchmarks.
+[[maybe_unused]] bool plans_switched_off() noexcept {
+  const char* v = std::getenv("STATEWIRE_BYTE_PLANS");
+  return v && std::string_view(v) == "off";
+}
+
 // The same permutation a lane at a time.
 void BytePlan::run_reference(const unsigned char* src, unsigned char* dst) const {
   for (const Step& st : steps_)
@@ -86,7 +95,7 @@ bool byte_plans_supported() noexcept {
   static const bool ok = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vbmi");
+           __builtin_cpu_supports("avx512vbmi") && !plans_switched_off();
   }();
   return ok;
 }
