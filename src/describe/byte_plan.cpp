@@ -62,7 +62,8 @@ BytePlan BytePlan::build(std::span<const std::int32_t> map) {
         const std::uint32_t ahead = 64 * prev.repeat;
         if (prev.dst + ahead == s.dst && prev.src + ahead == s.src &&
             prev.store_mask == s.store_mask && prev.lo_mask == s.lo_mask &&
-            prev.hi_mask == s.hi_mask && prev.kind == s.kind && std::memcmp(prev.index, s.index, 64) == 0) {
+            prev.hi_mask == s.hi_mask && prev.kind == s.kind &&
+            std::memcmp(prev.index, s.index, 64) == 0) {
           ++prev.repeat;
           continue;
         }
@@ -73,12 +74,16 @@ BytePlan BytePlan::build(std::span<const std::int32_t> map) {
   return plan;
 }
 
+namespace {
+
 // STATEWIRE_BYTE_PLANS=off runs the portable paths on any CPU: for tests of
 // those paths and for comparing the two in benchmarks.
 [[maybe_unused]] bool plans_switched_off() noexcept {
   const char* v = std::getenv("STATEWIRE_BYTE_PLANS");
   return v && std::string_view(v) == "off";
 }
+
+}  // namespace
 
 // The same permutation a lane at a time.
 void BytePlan::run_reference(const unsigned char* src, unsigned char* dst) const {
@@ -195,8 +200,9 @@ std::unique_ptr<PlainPlans, PlanSlot::Deleter> build_plans(const Program& p) {
   }
   plans->save = BytePlan::build(map);
 
+  // A member described twice loads from its later field, as in the walk.
   map.assign(bytes.empty() ? 0 : hi - lo, -1);
-  for (auto [wire, obj] : bytes) map[obj - lo] = static_cast<std::int32_t>(wire);  // later fields win, as in the walk
+  for (auto [wire, obj] : bytes) map[obj - lo] = static_cast<std::int32_t>(wire);
   plans->load = BytePlan::build(map);
   plans->load_base = bytes.empty() ? 0 : lo;
   return plans;
