@@ -68,7 +68,9 @@ void run_analyze(const AnalyzeArgs& args) {
 void register_analyze(CLI::App& app) {
   auto args = std::make_shared<AnalyzeArgs>();
   CLI::App* cmd = app.add_subcommand("analyze", "Summarize a QEMU migration stream (streaming, any size)");
-  cmd->add_option("stream", args->path, "QEMU migration stream")->required()->check(CLI::ExistingFile);
+  cmd->add_option("stream", args->path, "QEMU migration stream or framed stream; - reads standard input")
+      ->required()
+      ->check(kInputFile);
   add_schema_options(*cmd, args->schema);
   cmd->add_option("--format", args->format,
                   "text: summary; json: device state as analyze-migration.py --dump state")

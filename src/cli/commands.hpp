@@ -21,6 +21,11 @@ void register_caps(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_convert(CLI::App& app);
 
+// An existing file, or "-" for standard input (streams: see MappedFile::open).
+inline const CLI::Validator kInputFile =
+    CLI::Validator([](std::string& s) { return s == "-" ? std::string() : CLI::ExistingFile(s); },
+                   "FILE or -");
+
 // Subcommands run inside CLI11's callbacks; they record their exit code here.
 void set_exit_code(int code);
 int exit_code();

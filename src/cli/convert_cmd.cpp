@@ -30,8 +30,7 @@ struct ConvertArgs {
   QemuSchemaArgs schema;
 };
 
-Result<StateStream> load_tree(const ConvertArgs& args) {
-  SW_TRY(file, MappedFile::open(args.in));
+Result<StateStream> load_tree(const ConvertArgs& args, const MappedFile& file) {
   ByteSpan b = file.bytes();
   if (b.size() >= 4 && std::memcmp(b.data(), "QEVM", 4) == 0) {
     SW_TRY(opts, make_decode_options(args.schema));
@@ -64,8 +63,8 @@ class FingerprintCollector final : public qemu::QemuStreamVisitor {
   std::map<std::string, std::uint64_t, std::less<>> fingerprints;
 };
 
-Result<std::map<std::string, std::uint64_t, std::less<>>> qemu_fingerprints(const ConvertArgs& args) {
-  SW_TRY(file, MappedFile::open(args.in));
+Result<std::map<std::string, std::uint64_t, std::less<>>> qemu_fingerprints(const ConvertArgs& args,
+                                                                             const MappedFile& file) {
   ByteSpan b = file.bytes();
   if (b.size() < 4 || std::memcmp(b.data(), "QEVM", 4) != 0) return std::map<std::string, std::uint64_t, std::less<>>{};
   SW_TRY(opts, make_decode_options(args.schema));
@@ -76,7 +75,10 @@ Result<std::map<std::string, std::uint64_t, std::less<>>> qemu_fingerprints(cons
 }
 
 void run_convert(const ConvertArgs& args) {
-  auto tree = load_tree(args);
+  // Opened once: standard input can be read only once.
+  auto file = MappedFile::open(args.in);
+  if (!file) return report(file.error());
+  auto tree = load_tree(args, *file);
   if (!tree) return report(tree.error());
   if (args.to == "json") {
     auto w = write_file(args.out, to_json(*tree));
@@ -102,7 +104,7 @@ void run_convert(const ConvertArgs& args) {
           opt.framed_encode.header.machine_type.assign(b->bytes.begin(), b->bytes.end());
   }
   if (args.to == "framed") {
-    auto fps = qemu_fingerprints(args);
+    auto fps = qemu_fingerprints(args, *file);
     if (!fps) return report(fps.error());
     opt.framed_encode.fingerprints = std::move(*fps);
   }
@@ -119,10 +121,11 @@ void register_convert(CLI::App& app) {
   auto args = std::make_shared<ConvertArgs>();
   CLI::App* cmd = app.add_subcommand(
       "convert", "Convert among QEMU's migration stream, statewire's framed format and JSON, losslessly");
-  cmd->add_option("in", args->in, "Input: a QEMU stream, a framed stream or statewire tree JSON")
+  cmd->add_option("in", args->in,
+                  "Input: a QEMU stream, a framed stream or statewire tree JSON; - reads standard input")
       ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("out", args->out, "Output file")->required();
+      ->check(kInputFile);
+  cmd->add_option("out", args->out, "Output file; - writes standard output")->required();
   cmd->add_option("--to", args->to, "Output format")->required()->check(CLI::IsMember({"qemu", "framed", "json"}));
   cmd->add_option("--compress", args->compress, "framed: compress records (none, zstd, lz4)")
       ->check(CLI::IsMember({"none", "zstd", "lz4"}));

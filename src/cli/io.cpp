@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -23,6 +24,11 @@ Result<Bytes> read_binary_file(const std::string& path) {
 }
 
 Result<void> write_file(const std::string& path, std::string_view data) {
+  if (path == "-") {
+    if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size() || std::fflush(stdout) != 0)
+      return fail(Errc::io_error, "cannot write standard output");
+    return {};
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return fail(Errc::io_error, fmt::format("cannot create {}", path));
   out.write(data.data(), static_cast<std::streamsize>(data.size()));

@@ -10,6 +10,7 @@ namespace statewire::cli {
 
 [[nodiscard]] Result<std::string> read_text_file(const std::string& path);
 [[nodiscard]] Result<Bytes> read_binary_file(const std::string& path);
+// `path` "-" writes standard output.
 [[nodiscard]] Result<void> write_file(const std::string& path, std::string_view data);
 
 }  // namespace statewire::cli

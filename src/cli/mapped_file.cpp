@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 namespace statewire::cli {
 
@@ -32,14 +35,75 @@ Result<std::size_t> MappedFile::read_at(std::uint64_t offset, std::span<std::uin
   return done;
 }
 
+namespace {
+
+Unexpected errno_error(std::string_view what, const std::string& path) {
+  return fail(Errc::io_error, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
+}
+
+// An unlinked temporary file (nothing to clean up on any exit).
+int make_spool_file() {
+  const char* dir = std::getenv("TMPDIR");
+  std::string d = dir && *dir ? dir : "/tmp";
+  int fd = ::open(d.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return fd;
+  std::string tmpl = d + "/statewire-input-XXXXXX";
+  fd = mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd >= 0) unlink(tmpl.c_str());
+  return fd;
+}
+
+// Copies everything readable from `in` (a pipe, FIFO, socket or terminal)
+// into a spool file and returns it, so the readers see a regular file: a
+// stream piped from QEMU's `migrate "exec:..."` is analysed like a saved one.
+Result<int> spool(int in, const std::string& path) {
+  int out = make_spool_file();
+  if (out < 0) return errno_error("cannot create a temporary file for", path);
+  std::vector<char> buf(1u << 20);
+  for (;;) {
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto e = errno_error("cannot read", path);
+      ::close(out);
+      return e;
+    }
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out, buf.data() + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        auto e = errno_error("cannot spool", path);
+        ::close(out);
+        return e;
+      }
+      done += w;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return fail(Errc::io_error, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  const bool std_in = path == "-";
+  int fd = std_in ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                  : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error("cannot open", std_in ? std::string("standard input") : path);
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
     ::close(fd);
-    return fail(Errc::io_error, fmt::format("{} is not a regular file", path));
+    return fail(Errc::io_error, fmt::format("{} is not a file", path));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    auto spooled = spool(fd, std_in ? "standard input" : path);
+    ::close(fd);
+    if (!spooled) return Unexpected(std::move(spooled.error()));
+    fd = *spooled;
+    if (fstat(fd, &st) != 0) {
+      ::close(fd);
+      return errno_error("cannot stat the spool of", path);
+    }
   }
   MappedFile m;
   m.size_ = static_cast<std::size_t>(st.st_size);

@@ -22,6 +22,10 @@ class MappedFile {
   }
   ~MappedFile();
 
+  // `path` "-" is standard input. Inputs that are not regular files
+  // (standard input, pipes, FIFOs, `<(...)`) are first copied into an
+  // unlinked temporary file under $TMPDIR (else /tmp), so they need disk
+  // space for their whole size.
   [[nodiscard]] static Result<MappedFile> open(const std::string& path);
   ByteSpan bytes() const noexcept {
     return ByteSpan(static_cast<const std::uint8_t*>(data_), size_);
