@@ -25,9 +25,77 @@ void PlanSlot::reset() noexcept {
   plans.reset();
 }
 
-BytePlan BytePlan::build(std::span<const std::int32_t> map) {
+namespace {
+
+constexpr std::uint64_t kAll = ~std::uint64_t{0};
+
+// Sets a step's kind from its masks and index (see Step::Kind).
+void classify(BytePlan::Step& s) {
+  if (s.hi_mask != 0) {
+    s.kind = BytePlan::Step::general;
+    return;
+  }
+  s.kind = BytePlan::Step::one_window;
+  if (s.lo_mask != kAll || s.store_mask != kAll) return;
+  bool in_lane = true;
+  for (unsigned lane = 0; lane < 64; ++lane) in_lane &= s.index[lane] / 16 == lane / 16;
+  if (in_lane) s.kind = BytePlan::Step::in_lane;
+}
+
+// Appends `s`, or counts it as one more repeat of the last step when it is
+// the same step 64 bytes further on both sides.
+void append(std::vector<BytePlan::Step>& steps, const BytePlan::Step& s) {
+  if (!steps.empty()) {
+    BytePlan::Step& prev = steps.back();
+    const std::uint32_t ahead = 64 * prev.repeat;
+    if (prev.dst + ahead == s.dst && prev.src + ahead == s.src &&
+        prev.store_mask == s.store_mask && prev.lo_mask == s.lo_mask &&
+        prev.hi_mask == s.hi_mask && prev.kind == s.kind &&
+        std::memcmp(prev.index, s.index, 64) == 0) {
+      ++prev.repeat;
+      return;
+    }
+  }
+  steps.push_back(s);
+}
+
+}  // namespace
+
+BytePlan BytePlan::build(std::span<const std::int32_t> map, bool may_overrun) {
   BytePlan plan;
+  plan.overrun_ = may_overrun;
   const std::size_t n = map.size();
+  if (may_overrun) {
+    // Every destination byte is mapped and bytes past a step's end may be
+    // scribbled (the next step or the slack overwrites them): each step
+    // takes as many destination bytes, up to 64, as have their sources in
+    // one 64-byte window, so padding between members costs a slightly
+    // shorter step instead of a second source register.
+    for (std::size_t d = 0; d < n;) {
+      std::int32_t lo = map[d], hi = map[d];
+      std::size_t len = 0;
+      while (len < 64 && d + len < n) {
+        const std::int32_t m = map[d + len];
+        if (std::max(hi, m) - std::min(lo, m) >= 64) break;
+        lo = std::min(lo, m);
+        hi = std::max(hi, m);
+        ++len;
+      }
+      Step s{};
+      s.dst = static_cast<std::uint32_t>(d);
+      s.src = static_cast<std::uint32_t>(lo);
+      for (std::size_t lane = 0; lane < len; ++lane) {
+        const auto rel = static_cast<std::uint32_t>(map[d + lane] - lo);
+        s.index[lane] = static_cast<std::uint8_t>(rel);
+        s.store_mask |= std::uint64_t{1} << lane;
+        s.lo_mask |= std::uint64_t{1} << rel;
+      }
+      classify(s);
+      append(plan.steps_, s);
+      d += len;
+    }
+    return plan;
+  }
   std::vector<std::uint32_t> pending;
   for (std::size_t chunk = 0; chunk < n; chunk += 64) {
     pending.clear();
@@ -51,24 +119,8 @@ BytePlan BytePlan::build(std::span<const std::int32_t> map) {
         (rel < 64 ? s.lo_mask : s.hi_mask) |= std::uint64_t{1} << (rel % 64);
         return true;
       });
-      if (s.hi_mask == 0 && s.lo_mask == ~std::uint64_t{0} && s.store_mask == ~std::uint64_t{0}) {
-        s.kind = Step::one_window;
-        bool in_lane = true;
-        for (unsigned lane = 0; lane < 64; ++lane) in_lane &= s.index[lane] / 16 == lane / 16;
-        if (in_lane) s.kind = Step::in_lane;
-      }
-      if (!plan.steps_.empty()) {
-        Step& prev = plan.steps_.back();
-        const std::uint32_t ahead = 64 * prev.repeat;
-        if (prev.dst + ahead == s.dst && prev.src + ahead == s.src &&
-            prev.store_mask == s.store_mask && prev.lo_mask == s.lo_mask &&
-            prev.hi_mask == s.hi_mask && prev.kind == s.kind &&
-            std::memcmp(prev.index, s.index, 64) == 0) {
-          ++prev.repeat;
-          continue;
-        }
-      }
-      plan.steps_.push_back(s);
+      classify(s);
+      append(plan.steps_, s);
     }
   }
   return plan;
@@ -133,16 +185,23 @@ bool byte_plans_supported() noexcept {
       }
       case Step::one_window: {
         const __m512i index = _mm512_loadu_si512(st.index);
-        for (std::uint32_t k = 0; k < repeat; ++k, s += 64, d += 64)
-          _mm512_storeu_si512(d, _mm512_permutexvar_epi8(index, _mm512_loadu_si512(s)));
+        const __mmask64 lo = st.lo_mask;
+        const bool whole = overrun_ || st.store_mask == kAll;
+        for (std::uint32_t k = 0; k < repeat; ++k, s += 64, d += 64) {
+          // Masked loads never touch (or fault on) bytes outside their masks,
+          // so a window may hang over the end of the object or buffer.
+          const __m512i r = _mm512_permutexvar_epi8(index, _mm512_maskz_loadu_epi8(lo, s));
+          if (whole)
+            _mm512_storeu_si512(d, r);
+          else
+            _mm512_mask_storeu_epi8(d, st.store_mask, r);
+        }
         break;
       }
       case Step::general: {
         const __m512i index = _mm512_loadu_si512(st.index);
         const __mmask64 lo = st.lo_mask, hi = st.hi_mask, store = st.store_mask;
         for (std::uint32_t k = 0; k < repeat; ++k, s += 64, d += 64) {
-          // Masked loads never touch (or fault on) bytes outside their masks,
-          // so a window may hang over the end of the object or buffer.
           const __m512i a = _mm512_maskz_loadu_epi8(lo, s);
           const __m512i b = _mm512_maskz_loadu_epi8(hi, s + 64);
           _mm512_mask_storeu_epi8(d, store, _mm512_permutex2var_epi8(a, index, b));
@@ -198,7 +257,7 @@ std::unique_ptr<PlainPlans, PlanSlot::Deleter> build_plans(const Program& p) {
     lo = std::min(lo, obj);
     hi = std::max(hi, obj + 1);
   }
-  plans->save = BytePlan::build(map);
+  plans->save = BytePlan::build(map, true);
 
   // A member described twice loads from its later field, as in the walk.
   map.assign(bytes.empty() ? 0 : hi - lo, -1);

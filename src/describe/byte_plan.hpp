@@ -26,7 +26,11 @@ namespace statewire::detail {
 class BytePlan {
  public:
   // map[i]: the source offset of destination byte i, or -1 to leave it alone.
-  static BytePlan build(std::span<const std::int32_t> map);
+  // `may_overrun`: every byte is mapped and run() may write up to
+  // kOverrun garbage bytes past the end (a buffer with slack), which lets
+  // steps be shorter than 64 bytes and stay on one source window.
+  static BytePlan build(std::span<const std::int32_t> map, bool may_overrun = false);
+  static constexpr std::size_t kOverrun = 64;
 
   // Writes the mapped destination bytes; only mapped source bytes are read.
   // run() needs byte_plans_supported(); run_reference() works anywhere.
@@ -45,13 +49,14 @@ class BytePlan {
     std::uint32_t repeat = 1;      // also at dst + 64k, src + 64k for k < repeat
     // How run() executes the step, decided when the plan is built: every
     // lane reads within its own 16-byte lane from a full 64-byte window (one
-    // in-lane shuffle, the cheapest), from one full window (one permute), or
-    // anything else (masked two-register permute, masked store).
+    // in-lane shuffle, the cheapest), from one window (one permute), or from
+    // two (a two-register permute).
     enum Kind : std::uint8_t { in_lane, one_window, general } kind = general;
   };
 
  private:
   std::vector<Step> steps_;
+  bool overrun_ = false;
 };
 
 struct PlainPlans {

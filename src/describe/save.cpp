@@ -147,7 +147,12 @@ Result<void> save(const Program& p, const void* obj, ByteWriter& out, const Save
   // Plans exist only for a well-formed plain body at the own version.
   if (sp.version == p.version) {
     if (const PlainPlans* plans = plain_plans(p)) {
-      plans->save.run(static_cast<const unsigned char*>(obj), out.grow(p.plain_size));
+      // The plan may write past the body's end (BytePlan::kOverrun): grow
+      // by that much more and cut it off again.
+      const std::size_t end = out.size() + p.plain_size;
+      plans->save.run(static_cast<const unsigned char*>(obj),
+                      out.grow(p.plain_size + BytePlan::kOverrun));
+      out.truncate(end);
       return success();
     }
   }
