@@ -78,6 +78,38 @@ TEST(BytePlan, MatchesTheMapByteByByte) {
   }
 }
 
+TEST(BytePlan, OverrunningPlansMatchTheMapInsideTheirLength) {
+  // Save plans: every byte mapped, up to kOverrun bytes of slack after the end.
+  std::mt19937 rng(7);
+  for (int shape = 0; shape < 3; ++shape) {
+    for (std::size_t n : {1u, 17u, 63u, 64u, 65u, 200u, 850u, 4096u}) {
+      const std::size_t src_size = shape == 2 ? n + 300 : n + 8;
+      const auto map = random_map(rng, n, src_size, shape);
+      const Bytes src = random_bytes(rng, src_size);
+      const Bytes want = apply_map(map, src, Bytes(n));
+      const BytePlan plan = BytePlan::build(map, true);
+      Bytes got(n + BytePlan::kOverrun);
+      plan.run_reference(src.data(), got.data());
+      EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin())) << "reference, shape " << shape << ", n " << n;
+      if (detail::byte_plans_supported()) {
+        Bytes fast(n + BytePlan::kOverrun);
+        plan.run(src.data(), fast.data());
+        EXPECT_TRUE(std::equal(want.begin(), want.end(), fast.begin())) << "vector, shape " << shape << ", n " << n;
+      }
+    }
+  }
+}
+
+TEST(BytePlan, PaddingShortensStepsInsteadOfAddingWindows) {
+  // 4-byte values each followed by 4 bytes of padding: a 64-byte window of
+  // source holds 32 destination bytes, so an overrunning plan needs one
+  // step per 32 bytes and never a second source register.
+  std::vector<std::int32_t> map;
+  for (std::int32_t v = 0; v < 64; ++v)
+    for (std::int32_t b = 0; b < 4; ++b) map.push_back(v * 8 + 3 - b);
+  EXPECT_EQ(BytePlan::build(map, true).steps(), map.size() / 32);
+}
+
 TEST(BytePlan, RunsOfIdenticalStepsCollapse) {
   // 4096 big-endian u64s: one step repeated, not 512 steps.
   const auto map = random_map(*std::make_unique<std::mt19937>(1), 4096 * 8, 4096 * 8, 1);
