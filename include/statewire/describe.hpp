@@ -186,6 +186,7 @@ class NativeDescription {
   NativeDescription(std::string name, std::uint32_t version, std::uint32_t minimum)
       : p_(std::make_shared<detail::Program>()) {
     p_->name = name;
+    if constexpr (sizeof(T) <= UINT32_MAX) p_->object_size = static_cast<std::uint32_t>(sizeof(T));
     p_->version = version;
     p_->minimum = minimum;
     p_->schema.name = std::move(name);

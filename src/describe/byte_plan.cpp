@@ -59,9 +59,46 @@ void append(std::vector<BytePlan::Step>& steps, const BytePlan::Step& s) {
   steps.push_back(s);
 }
 
+// Where a step's source window starts: at its lowest source byte, moved
+// back so that the window ends inside the source when the source is big
+// enough. A load that reaches past the object into memory written just
+// before (the caller's other variables) waits for those stores to retire,
+// masked or not: that wait was most of the cost of saving a small object.
+std::uint32_t window_start(std::int32_t lowest, std::int32_t highest, std::size_t src_size) {
+  const std::size_t width = highest - lowest < 64 ? 64 : 128;
+  std::size_t start = static_cast<std::size_t>(lowest);
+  if (src_size >= width && start + width > src_size) start = src_size - width;
+  return static_cast<std::uint32_t>(start);
+}
+
+// One step writing destination lanes [first, last) of the chunk at `dst`
+// (lane i is destination byte dst + i), all with sources in one window.
+BytePlan::Step make_step(std::span<const std::int32_t> map, std::size_t dst, std::size_t first,
+                         std::size_t last, std::size_t src_size) {
+  std::int32_t lowest = INT32_MAX, highest = -1;
+  for (std::size_t i = first; i < last; ++i)
+    if (const std::int32_t m = map[dst + i]; m >= 0) {
+      lowest = std::min(lowest, m);
+      highest = std::max(highest, m);
+    }
+  BytePlan::Step s{};
+  s.dst = static_cast<std::uint32_t>(dst);
+  s.src = window_start(lowest, highest, src_size);
+  for (std::size_t i = first; i < last; ++i) {
+    if (map[dst + i] < 0) continue;
+    const auto rel = static_cast<std::uint32_t>(map[dst + i]) - s.src;
+    s.index[i] = static_cast<std::uint8_t>(rel);
+    s.store_mask |= std::uint64_t{1} << i;
+    (rel < 64 ? s.lo_mask : s.hi_mask) |= std::uint64_t{1} << (rel % 64);
+  }
+  classify(s);
+  return s;
+}
+
 }  // namespace
 
-BytePlan BytePlan::build(std::span<const std::int32_t> map, bool may_overrun) {
+BytePlan BytePlan::build(std::span<const std::int32_t> map, bool may_overrun,
+                         std::size_t src_size) {
   BytePlan plan;
   plan.overrun_ = may_overrun;
   const std::size_t n = map.size();
@@ -81,47 +118,36 @@ BytePlan BytePlan::build(std::span<const std::int32_t> map, bool may_overrun) {
         hi = std::max(hi, m);
         ++len;
       }
-      Step s{};
-      s.dst = static_cast<std::uint32_t>(d);
-      s.src = static_cast<std::uint32_t>(lo);
-      for (std::size_t lane = 0; lane < len; ++lane) {
-        const auto rel = static_cast<std::uint32_t>(map[d + lane] - lo);
-        s.index[lane] = static_cast<std::uint8_t>(rel);
-        s.store_mask |= std::uint64_t{1} << lane;
-        s.lo_mask |= std::uint64_t{1} << rel;
-      }
-      classify(s);
-      append(plan.steps_, s);
+      append(plan.steps_, make_step(map, d, 0, len, src_size));
       d += len;
     }
     return plan;
   }
-  std::vector<std::uint32_t> pending;
-  for (std::size_t chunk = 0; chunk < n; chunk += 64) {
-    pending.clear();
-    for (std::size_t i = chunk; i < std::min(n, chunk + 64); ++i)
-      if (map[i] >= 0) pending.push_back(static_cast<std::uint32_t>(i));
-    // Each step takes the lowest source byte still pending as its window
-    // start and covers every pending lane whose source is within 128 bytes;
-    // members declared in order need one step per chunk.
+  // 64-byte destination chunks; the last one moved back to end at the last
+  // byte (its lanes already written are skipped), so no store reaches past
+  // the destination either.
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t chunk = n >= 64 ? std::min(done, n - 64) : 0;
+    const std::size_t end = std::min(n, chunk + 64);
+    // Each step covers the pending lanes whose sources fit one window that
+    // starts at the lowest pending source; members in order need one step.
+    std::vector<std::size_t> pending;
+    for (std::size_t i = done; i < end; ++i)
+      if (map[i] >= 0) pending.push_back(i - chunk);
     while (!pending.empty()) {
-      std::int32_t lowest = map[pending[0]];
-      for (std::uint32_t i : pending) lowest = std::min(lowest, map[i]);
-      Step s{};
-      s.dst = static_cast<std::uint32_t>(chunk);
-      s.src = static_cast<std::uint32_t>(lowest);
-      std::erase_if(pending, [&](std::uint32_t i) {
-        const std::uint32_t rel = static_cast<std::uint32_t>(map[i] - lowest);
-        if (rel >= 128) return false;
-        const std::uint32_t lane = i - static_cast<std::uint32_t>(chunk);
-        s.index[lane] = static_cast<std::uint8_t>(rel);
-        s.store_mask |= std::uint64_t{1} << lane;
-        (rel < 64 ? s.lo_mask : s.hi_mask) |= std::uint64_t{1} << (rel % 64);
+      std::int32_t lowest = INT32_MAX;
+      for (std::size_t i : pending) lowest = std::min(lowest, map[chunk + i]);
+      std::vector<std::int32_t> part(end - chunk, -1);
+      std::erase_if(pending, [&](std::size_t i) {
+        if (map[chunk + i] - lowest >= 128) return false;  // left for a later step
+        part[i] = map[chunk + i];
         return true;
       });
-      classify(s);
-      append(plan.steps_, s);
+      BytePlan::Step step = make_step(part, 0, 0, part.size(), src_size);
+      step.dst = static_cast<std::uint32_t>(chunk);
+      append(plan.steps_, step);
     }
+    done = end;
   }
   return plan;
 }
@@ -257,12 +283,12 @@ std::unique_ptr<PlainPlans, PlanSlot::Deleter> build_plans(const Program& p) {
     lo = std::min(lo, obj);
     hi = std::max(hi, obj + 1);
   }
-  plans->save = BytePlan::build(map, true);
+  plans->save = BytePlan::build(map, true, p.object_size);
 
   // A member described twice loads from its later field, as in the walk.
   map.assign(bytes.empty() ? 0 : hi - lo, -1);
   for (auto [wire, obj] : bytes) map[obj - lo] = static_cast<std::int32_t>(wire);
-  plans->load = BytePlan::build(map);
+  plans->load = BytePlan::build(map, false, p.plain_size);
   plans->load_base = bytes.empty() ? 0 : lo;
   return plans;
 }

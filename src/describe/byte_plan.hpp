@@ -29,7 +29,10 @@ class BytePlan {
   // `may_overrun`: every byte is mapped and run() may write up to
   // kOverrun garbage bytes past the end (a buffer with slack), which lets
   // steps be shorter than 64 bytes and stay on one source window.
-  static BytePlan build(std::span<const std::int32_t> map, bool may_overrun = false);
+  // `src_size`: how many source bytes exist (0: unknown); windows are kept
+  // inside them where they fit.
+  static BytePlan build(std::span<const std::int32_t> map, bool may_overrun = false,
+                        std::size_t src_size = 0);
   static constexpr std::size_t kOverrun = 64;
 
   // Writes the mapped destination bytes; only mapped source bytes are read.

@@ -143,6 +143,8 @@ struct Program {
   // loading it is one bounds check and a loop over `fused`.
   bool plain = true;
   std::uint32_t plain_size = 0;
+  // sizeof the described type (0: unknown): byte plans read within it.
+  std::uint32_t object_size = 0;
   // The first misuse found while describing; every visitor returns it.
   std::optional<Error> misuse;
   mutable PlanSlot plans;
