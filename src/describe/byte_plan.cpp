@@ -1,8 +1,6 @@
 // Building and running BytePlans (see byte_plan.hpp).
 #include "describe/byte_plan.hpp"
 
-#include "describe/walk.hpp"
-
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
@@ -249,34 +247,59 @@ void BytePlan::run(const unsigned char* src, unsigned char* dst) const { run_ref
 
 namespace {
 
-// Every byte a plain body moves, as (wire offset, object offset) pairs, at the
-// description's own version. Host byte order is little-endian (checked by the
-// caller), so wire byte b of a W-byte element is object byte W-1-b.
-std::vector<std::pair<std::uint32_t, std::uint32_t>> plain_bytes(const Program& p,
-                                                                 std::vector<std::uint32_t>& bools) {
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
-  out.reserve(p.plain_size);
-  std::uint32_t wire = 0;
+// Whether a body at the description's own version is a fixed layout of
+// scalars: scalar fields and fixed arrays, and nested structs (fixed counts)
+// that are such bodies themselves; no tests, variable counts, vectors,
+// strings, buffers, padding, hooks or subsections anywhere.
+bool flat(const Program& p, int depth = 0) {
+  if (p.misuse || p.pre_save || p.post_save || p.pre_load || p.post_load || !p.subs.empty() ||
+      depth > 16)
+    return false;
   for (const Op& op : p.ops) {
     if (op.since > p.version) continue;
-    const std::uint32_t w = static_cast<std::uint32_t>(elem_width(op.kind));
-    for (std::uint32_t k = 0; k < op.count; ++k) {
-      if (op.kind == ElemKind::boolean) bools.push_back(wire);
-      for (std::uint32_t b = 0; b < w; ++b)
-        out.emplace_back(wire++, op.offset + k * op.stride + (w - 1 - b));
+    if (op.test >= 0 || op.varray || op.vec) return false;
+    if (op.kind == ElemKind::structure) {
+      if (!flat(*op.nested, depth + 1)) return false;
+    } else if (elem_width(op.kind) == 0) {
+      return false;
     }
   }
-  return out;
+  return true;
+}
+
+// Every byte a flat body moves, as (wire offset, object offset) pairs, in
+// wire order. Host byte order is little-endian (checked by the caller), so
+// wire byte b of a W-byte element is object byte W-1-b.
+void flat_bytes(const Program& p, std::uint64_t base,
+                std::vector<std::pair<std::uint32_t, std::uint32_t>>& out,
+                std::vector<std::uint32_t>& bools) {
+  for (const Op& op : p.ops) {
+    if (op.since > p.version) continue;
+    for (std::uint32_t k = 0; k < op.count; ++k) {
+      const std::uint64_t at = base + op.offset + std::uint64_t{k} * op.stride;
+      if (op.kind == ElemKind::structure) {
+        flat_bytes(*op.nested, at, out, bools);
+        continue;
+      }
+      const auto w = static_cast<std::uint32_t>(elem_width(op.kind));
+      if (op.kind == ElemKind::boolean) bools.push_back(static_cast<std::uint32_t>(out.size()));
+      for (std::uint32_t b = 0; b < w; ++b)
+        out.emplace_back(static_cast<std::uint32_t>(out.size()),
+                         static_cast<std::uint32_t>(at + (w - 1 - b)));
+    }
+  }
 }
 
 std::unique_ptr<PlainPlans, PlanSlot::Deleter> build_plans(const Program& p) {
-  if (!plain_at(p, p.version) || p.misuse || std::endian::native != std::endian::little)
-    return nullptr;
+  if (!flat(p) || std::endian::native != std::endian::little) return nullptr;
   std::unique_ptr<PlainPlans, PlanSlot::Deleter> plans(new PlainPlans);
-  const auto bytes = plain_bytes(p, plans->bools);
-  if (bytes.size() != p.plain_size) return nullptr;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> bytes;
+  flat_bytes(p, 0, bytes, plans->bools);
+  // Offsets are 32-bit in a plan; bodies that large are not register files.
+  if (bytes.size() >= (1u << 30)) return nullptr;
+  plans->size = static_cast<std::uint32_t>(bytes.size());
 
-  std::vector<std::int32_t> map(p.plain_size, -1);
+  std::vector<std::int32_t> map(bytes.size(), -1);
   std::uint32_t lo = UINT32_MAX, hi = 0;
   for (auto [wire, obj] : bytes) {
     map[wire] = static_cast<std::int32_t>(obj);
@@ -288,7 +311,7 @@ std::unique_ptr<PlainPlans, PlanSlot::Deleter> build_plans(const Program& p) {
   // A member described twice loads from its later field, as in the walk.
   map.assign(bytes.empty() ? 0 : hi - lo, -1);
   for (auto [wire, obj] : bytes) map[obj - lo] = static_cast<std::int32_t>(wire);
-  plans->load = BytePlan::build(map, false, p.plain_size);
+  plans->load = BytePlan::build(map, false, plans->size);
   plans->load_base = bytes.empty() ? 0 : lo;
   return plans;
 }

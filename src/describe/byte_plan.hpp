@@ -1,4 +1,5 @@
-// A plain body (fixed-size, scalars only) compiled to one byte permutation.
+// A fixed-layout body (scalars, fixed arrays, nested structs of the same)
+// compiled to one byte permutation.
 //
 // Saving a plain body moves every byte of the described members to a fixed
 // wire position (reversed within each element: VMState is big-endian), and
@@ -63,7 +64,8 @@ class BytePlan {
 };
 
 struct PlainPlans {
-  BytePlan save;                     // object -> wire bytes [0, plain_size)
+  std::uint32_t size = 0;            // body bytes
+  BytePlan save;                     // object -> wire bytes [0, size)
   BytePlan load;                     // wire -> object bytes from load_base
   std::uint32_t load_base = 0;       // first object byte a field covers
   std::vector<std::uint32_t> bools;  // wire offsets checked (0 or 1) before loading
@@ -73,8 +75,8 @@ struct PlainPlans {
 bool byte_plans_supported() noexcept;
 
 // The plans of `p` at its own version, built on first use; nullptr when the
-// body is not plain, runs hooks or subsections, or the CPU lacks the
-// instructions.
+// body is not a fixed layout of scalars (nested structs of such included),
+// runs hooks or subsections, or the CPU lacks the instructions.
 const PlainPlans* build_plain_plans(const Program& p);
 inline const PlainPlans* plain_plans(const Program& p) {
   if (const PlainPlans* r = p.plans.ready.load(std::memory_order_acquire)) [[likely]] return r;

@@ -194,14 +194,13 @@ bool load_at_once(const Program& p, void* obj, Cursor& cur, std::uint32_t versio
   const PlainPlans* plans = plain_plans(p);
   if (!plans) return false;
   const ByteSpan in = cur.rest();
-  if (in.size() < p.plain_size) return false;
-  if (whole ? in.size() != p.plain_size
-            : in.size() > p.plain_size && in[p.plain_size] == kSubsectionMarker)
-    return false;
+  const std::size_t n = plans->size;
+  if (in.size() < n) return false;
+  if (whole ? in.size() != n : in.size() > n && in[n] == kSubsectionMarker) return false;
   for (std::uint32_t at : plans->bools)
     if (in[at] > 1) return false;
   plans->load.run(in.data(), static_cast<unsigned char*>(obj) + plans->load_base);
-  (void)cur.try_take(p.plain_size);
+  (void)cur.try_take(n);
   return true;
 }
 

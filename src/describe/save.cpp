@@ -144,14 +144,14 @@ class SaveVisitor : public VisitorBase {
 }  // namespace
 
 Result<void> save(const Program& p, const void* obj, ByteWriter& out, const SaveParams& sp) {
-  // Plans exist only for a well-formed plain body at the own version.
+  // Plans exist only for a well-formed fixed-layout body at the own version.
   if (sp.version == p.version) {
     if (const PlainPlans* plans = plain_plans(p)) {
       // The plan may write past the body's end (BytePlan::kOverrun): grow
       // by that much more and cut it off again.
-      const std::size_t end = out.size() + p.plain_size;
+      const std::size_t end = out.size() + plans->size;
       plans->save.run(static_cast<const unsigned char*>(obj),
-                      out.grow(p.plain_size + BytePlan::kOverrun));
+                      out.grow(plans->size + BytePlan::kOverrun));
       out.truncate(end);
       return success();
     }
