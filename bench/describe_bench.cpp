@@ -152,6 +152,46 @@ class SpanBuf : public std::streambuf {
   }
 };
 
+// cereal's binary archive writing `obj` (as the serialize functions above
+// list it) into a reused buffer, and reading it back into `out`.
+template <class T>
+void cereal_save_loop(benchmark::State& state, T& obj) {
+  std::vector<char> buf;
+  buf.reserve(1 << 17);
+  VectorBuf sb(buf);
+  std::ostream os(&sb);
+  for (auto _ : state) {
+    sb.reset();
+    {
+      cereal::BinaryOutputArchive ar(os);
+      ar(obj);
+    }
+    benchmark::DoNotOptimize(buf.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+}
+
+template <class T>
+void cereal_load_loop(benchmark::State& state, T& obj, T& out) {
+  std::vector<char> buf;
+  VectorBuf sb(buf);
+  std::ostream os(&sb);
+  {
+    cereal::BinaryOutputArchive ar(os);
+    ar(obj);
+  }
+  SpanBuf in(buf.data(), buf.size());
+  std::istream is(&in);
+  for (auto _ : state) {
+    in.reset(buf.data(), buf.size());
+    is.clear();
+    cereal::BinaryInputArchive ar(is);
+    ar(out);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+}
+
 // Every save appends to this writer, and so does the memcpy it is compared
 // with: the same destination address for both (reserved once, never moves).
 ByteWriter& shared_writer() {
@@ -231,44 +271,14 @@ BENCHMARK(BM_VmMemcpy);
 
 void BM_VmSave_Cereal(benchmark::State& state) {
   vm_model::Vm vm = vm_model::make_sample_vm();
-  std::vector<char> buf;
-  buf.reserve(4096);
-  VectorBuf sb(buf);
-  std::ostream os(&sb);
-  for (auto _ : state) {
-    sb.reset();
-    {
-      cereal::BinaryOutputArchive ar(os);
-      ar(vm);
-    }
-    benchmark::DoNotOptimize(buf.data());
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
-  state.counters["bytes"] = static_cast<double>(buf.size());
+  cereal_save_loop(state, vm);
 }
 BENCHMARK(BM_VmSave_Cereal);
 
 void BM_VmLoad_Cereal(benchmark::State& state) {
-  vm_model::Vm vm = vm_model::make_sample_vm();
-  std::vector<char> buf;
-  VectorBuf sb(buf);
-  std::ostream os(&sb);
-  {
-    cereal::BinaryOutputArchive ar(os);
-    ar(vm);
-  }
-  vm_model::Vm out;
-  SpanBuf in(buf.data(), buf.size());
-  std::istream is(&in);
-  for (auto _ : state) {
-    in.reset(buf.data(), buf.size());
-    is.clear();
-    cereal::BinaryInputArchive ar(is);
-    ar(out);
-    benchmark::ClobberMemory();
-  }
+  vm_model::Vm vm = vm_model::make_sample_vm(), out;
+  cereal_load_loop(state, vm, out);
   if (!(out == vm)) state.SkipWithError("loaded VM differs");
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
 }
 BENCHMARK(BM_VmLoad_Cereal);
 
@@ -309,42 +319,13 @@ BENCHMARK(BM_CpuMemcpy);
 
 void BM_CpuSave_Cereal(benchmark::State& state) {
   CpuState c = sample_cpu();
-  std::vector<char> buf;
-  buf.reserve(4096);
-  VectorBuf sb(buf);
-  std::ostream os(&sb);
-  for (auto _ : state) {
-    sb.reset();
-    {
-      cereal::BinaryOutputArchive ar(os);
-      ar(c);
-    }
-    benchmark::DoNotOptimize(buf.data());
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+  cereal_save_loop(state, c);
 }
 BENCHMARK(BM_CpuSave_Cereal);
 
 void BM_CpuLoad_Cereal(benchmark::State& state) {
-  CpuState c = sample_cpu();
-  std::vector<char> buf;
-  VectorBuf sb(buf);
-  std::ostream os(&sb);
-  {
-    cereal::BinaryOutputArchive ar(os);
-    ar(c);
-  }
-  CpuState out;
-  SpanBuf in(buf.data(), buf.size());
-  std::istream is(&in);
-  for (auto _ : state) {
-    in.reset(buf.data(), buf.size());
-    is.clear();
-    cereal::BinaryInputArchive ar(is);
-    ar(out);
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+  CpuState c = sample_cpu(), out;
+  cereal_load_loop(state, c, out);
 }
 BENCHMARK(BM_CpuLoad_Cereal);
 
@@ -362,6 +343,11 @@ struct WideState {
   std::array<std::uint32_t, 4096> mask{};
   std::uint64_t pc = 0;
 };
+
+template <class A>
+void serialize(A& ar, WideState& w) {
+  ar(w.zmm, w.mask, w.pc);
+}
 
 const NativeDescription<WideState>& wide_description() {
   static const auto d = describe<WideState>("wide", 1, 1)
@@ -418,19 +404,7 @@ BENCHMARK(BM_WideMemcpy);
 
 void BM_WideSave_Cereal(benchmark::State& state) {
   static WideState c = sample_wide();
-  std::vector<char> buf;
-  buf.reserve(1 << 17);
-  VectorBuf sb(buf);
-  std::ostream os(&sb);
-  for (auto _ : state) {
-    sb.reset();
-    {
-      cereal::BinaryOutputArchive ar(os);
-      ar(c.zmm, c.mask, c.pc);
-    }
-    benchmark::DoNotOptimize(buf.data());
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+  cereal_save_loop(state, c);
 }
 BENCHMARK(BM_WideSave_Cereal);
 
@@ -560,42 +534,13 @@ BENCHMARK(BM_X86Memcpy);
 
 void BM_X86Save_Cereal(benchmark::State& state) {
   X86Regs r = sample_x86();
-  std::vector<char> buf;
-  buf.reserve(4096);
-  VectorBuf sb(buf);
-  std::ostream os(&sb);
-  for (auto _ : state) {
-    sb.reset();
-    {
-      cereal::BinaryOutputArchive ar(os);
-      ar(r);
-    }
-    benchmark::DoNotOptimize(buf.data());
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+  cereal_save_loop(state, r);
 }
 BENCHMARK(BM_X86Save_Cereal);
 
 void BM_X86Load_Cereal(benchmark::State& state) {
-  X86Regs r = sample_x86();
-  std::vector<char> buf;
-  VectorBuf sb(buf);
-  std::ostream os(&sb);
-  {
-    cereal::BinaryOutputArchive ar(os);
-    ar(r);
-  }
-  X86Regs out;
-  SpanBuf in(buf.data(), buf.size());
-  std::istream is(&in);
-  for (auto _ : state) {
-    in.reset(buf.data(), buf.size());
-    is.clear();
-    cereal::BinaryInputArchive ar(is);
-    ar(out);
-    benchmark::ClobberMemory();
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * buf.size()));
+  X86Regs r = sample_x86(), out;
+  cereal_load_loop(state, r, out);
 }
 BENCHMARK(BM_X86Load_Cereal);
 

@@ -1,6 +1,8 @@
 // Shared helpers for tests: where the corpus is, reading files, running the CLI.
 #pragma once
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <sys/wait.h>
@@ -53,5 +55,17 @@ inline CommandResult run(const std::string& cmdline) {
 }
 
 inline std::string cli() { return STATEWIRE_CLI_PATH; }
+
+// A fresh directory under /tmp, removed with everything in it at scope end.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/statewire-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 }  // namespace statewire::testing

@@ -8,15 +8,6 @@
 namespace statewire::testing {
 namespace {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/statewire-cli-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 TEST(QemuCli, ConvertToJsonAndBackGivesTheSameBytes) {
   TempDir t;
   auto in = corpus_dir() / "microvm-virtio-paused.mig";

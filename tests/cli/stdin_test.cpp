@@ -9,15 +9,6 @@
 namespace statewire::testing {
 namespace {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/statewire-stdin-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
 TEST(StdinInput, AnalyzeOfEveryCorpusStreamFromAPipeEqualsTheFile) {

@@ -20,15 +20,6 @@ namespace fs = std::filesystem;
 const fs::path kTools = STATEWIRE_TOOLS_DIR;
 const fs::path kDriver = fs::path(STATEWIRE_TEST_DATA_DIR).parent_path() / "integration" / "migrate_exec.py";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/statewire-exec-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 bool have_qemu() { return run("command -v qemu-system-x86_64 && command -v python3").exit_code == 0; }

@@ -28,15 +28,7 @@ const fs::path kTools = STATEWIRE_TOOLS_DIR;
 using Run = statewire::testing::CommandResult;
 using statewire::testing::read_bytes;
 using statewire::testing::run;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/statewire-qemu-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using statewire::testing::TempDir;
 
 // Writes `bytes` as NAME.mig beside a copy of the corpus stream's .args and
 // asks QEMU to load it, running the monitor commands afterwards.
