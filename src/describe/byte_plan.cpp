@@ -69,12 +69,12 @@ std::uint32_t window_start(std::int32_t lowest, std::int32_t highest, std::size_
   return static_cast<std::uint32_t>(start);
 }
 
-// One step writing destination lanes [first, last) of the chunk at `dst`
-// (lane i is destination byte dst + i), all with sources in one window.
-BytePlan::Step make_step(std::span<const std::int32_t> map, std::size_t dst, std::size_t first,
-                         std::size_t last, std::size_t src_size) {
+// One step writing the mapped bytes among destination lanes [0, lanes) at
+// `dst` (lane i is destination byte dst + i), all with sources in one window.
+BytePlan::Step make_step(std::span<const std::int32_t> map, std::size_t dst, std::size_t lanes,
+                         std::size_t src_size) {
   std::int32_t lowest = INT32_MAX, highest = -1;
-  for (std::size_t i = first; i < last; ++i)
+  for (std::size_t i = 0; i < lanes; ++i)
     if (const std::int32_t m = map[dst + i]; m >= 0) {
       lowest = std::min(lowest, m);
       highest = std::max(highest, m);
@@ -82,7 +82,7 @@ BytePlan::Step make_step(std::span<const std::int32_t> map, std::size_t dst, std
   BytePlan::Step s{};
   s.dst = static_cast<std::uint32_t>(dst);
   s.src = window_start(lowest, highest, src_size);
-  for (std::size_t i = first; i < last; ++i) {
+  for (std::size_t i = 0; i < lanes; ++i) {
     if (map[dst + i] < 0) continue;
     const auto rel = static_cast<std::uint32_t>(map[dst + i]) - s.src;
     s.index[i] = static_cast<std::uint8_t>(rel);
@@ -116,7 +116,7 @@ BytePlan BytePlan::build(std::span<const std::int32_t> map, bool may_overrun,
         hi = std::max(hi, m);
         ++len;
       }
-      append(plan.steps_, make_step(map, d, 0, len, src_size));
+      append(plan.steps_, make_step(map, d, len, src_size));
       d += len;
     }
     return plan;
@@ -141,7 +141,7 @@ BytePlan BytePlan::build(std::span<const std::int32_t> map, bool may_overrun,
         part[i] = map[chunk + i];
         return true;
       });
-      BytePlan::Step step = make_step(part, 0, 0, part.size(), src_size);
+      BytePlan::Step step = make_step(part, 0, part.size(), src_size);
       step.dst = static_cast<std::uint32_t>(chunk);
       append(plan.steps_, step);
     }

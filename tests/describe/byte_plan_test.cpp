@@ -64,15 +64,17 @@ TEST(BytePlan, MatchesTheMapByteByByte) {
       const Bytes src = random_bytes(rng, src_size);
       const Bytes before = random_bytes(rng, n);
       const Bytes want = apply_map(map, src, before);
-      const BytePlan plan = BytePlan::build(map);
-
-      Bytes got = before;
-      plan.run_reference(src.data(), got.data());
-      EXPECT_EQ(got, want) << "reference, shape " << shape << ", n " << n;
-      if (detail::byte_plans_supported()) {
-        got = before;
-        plan.run(src.data(), got.data());
-        EXPECT_EQ(got, want) << "vector, shape " << shape << ", n " << n;
+      // Without and with the source size (windows then kept inside it).
+      for (std::size_t known : {std::size_t{0}, src_size}) {
+        const BytePlan plan = BytePlan::build(map, false, known);
+        Bytes got = before;
+        plan.run_reference(src.data(), got.data());
+        EXPECT_EQ(got, want) << "reference, shape " << shape << ", n " << n << ", " << known;
+        if (detail::byte_plans_supported()) {
+          got = before;
+          plan.run(src.data(), got.data());
+          EXPECT_EQ(got, want) << "vector, shape " << shape << ", n " << n << ", " << known;
+        }
       }
     }
   }
@@ -87,7 +89,7 @@ TEST(BytePlan, OverrunningPlansMatchTheMapInsideTheirLength) {
       const auto map = random_map(rng, n, src_size, shape);
       const Bytes src = random_bytes(rng, src_size);
       const Bytes want = apply_map(map, src, Bytes(n));
-      const BytePlan plan = BytePlan::build(map, true);
+      const BytePlan plan = BytePlan::build(map, true, src_size);
       Bytes got(n + BytePlan::kOverrun);
       plan.run_reference(src.data(), got.data());
       EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin())) << "reference, shape " << shape << ", n " << n;
