@@ -47,7 +47,7 @@ int make_spool_file() {
   std::string d = dir && *dir ? dir : "/tmp";
   int fd = ::open(d.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd >= 0) return fd;
-  std::string tmpl = d + "/statewire-input-XXXXXX";
+  std::string tmpl = d + "/statewire-input-" + std::string(6, 'X');  // mkostemp template
   fd = mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd >= 0) unlink(tmpl.c_str());
   return fd;
