@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/io.hpp"
 #include "statewire/check.hpp"
 #include "statewire/schema_json.hpp"
 
@@ -35,9 +36,13 @@ void register_check(CLI::App& app) {
   auto args = std::make_shared<CheckArgs>();
   CLI::App* cmd = app.add_subcommand(
       "check", "Compare two schema dumps (old build, new build) and report what breaks migration");
-  cmd->add_option("old", args->old_path, "Schema dump of the old build (QEMU -dump-vmstate JSON)")
-      ->required();
-  cmd->add_option("new", args->new_path, "Schema dump of the new build")->required();
+  cmd->add_option("old", args->old_path,
+                  "Schema dump of the old build (QEMU -dump-vmstate JSON); - reads standard input")
+      ->required()
+      ->check(kInputFile);
+  cmd->add_option("new", args->new_path, "Schema dump of the new build; - reads standard input")
+      ->required()
+      ->check(kInputFile);
   cmd->add_option("--format", args->format, "text (grouped by device) or json")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--machines", args->machines_path,
@@ -48,9 +53,11 @@ void register_check(CLI::App& app) {
   cmd->add_flag("--strict", args->strict, "Exit 1 on warnings (risks) too");
   cmd->add_flag("--hide-info", args->hide_info, "text: leave out info findings");
   cmd->callback([args] {
-    auto old_schema = load_schema_file(args->old_path);
+    if (args->old_path == "-" && args->new_path == "-")
+      throw CLI::ValidationError("old, new", "only one of them can be standard input");
+    auto old_schema = read_schema_dump(args->old_path);
     if (!old_schema) return unreadable(old_schema.error());
-    auto new_schema = load_schema_file(args->new_path);
+    auto new_schema = read_schema_dump(args->new_path);
     if (!new_schema) return unreadable(new_schema.error());
     std::optional<MachineSet> machines;
     if (!args->machines_path.empty()) {

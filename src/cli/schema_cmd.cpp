@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/io.hpp"
 #include "statewire/schema_json.hpp"
 
 namespace statewire::cli {
@@ -34,12 +35,14 @@ void print_text(const SchemaSet& set) {
 void register_schema(CLI::App& app) {
   auto args = std::make_shared<SchemaArgs>();
   CLI::App* cmd = app.add_subcommand("schema", "Load a schema dump (QEMU -dump-vmstate JSON) and list or re-export it");
-  cmd->add_option("dump", args->path, "Schema dump (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("dump", args->path, "Schema dump (JSON); - reads standard input")
+      ->required()
+      ->check(kInputFile);
   cmd->add_option("--format", args->format, "text: devices, versions, field counts; json: the dump re-exported")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->add_flag("--extended", args->extended, "json: add statewire's keys (types, counts, test and needed names)");
   cmd->callback([args] {
-    auto set = load_schema_file(args->path);
+    auto set = read_schema_dump(args->path);
     if (!set) return report(set.error());
     if (args->format == "json")
       fmt::print("{}", to_schema_json(*set, SchemaJsonOptions{args->extended}));

@@ -54,6 +54,29 @@ TEST(StdinInput, EmptyAndCutInputNameWhereTheyEnd) {
   EXPECT_EQ(cut.out, same_from_file.out);
 }
 
+TEST(StdinInput, SchemaAndCheckReadADumpFromStandardInput) {
+  const auto dump = corpus_dir() / "vmstate-pc-i440fx-7.2.json";
+  const auto other = corpus_dir() / "vmstate-pc-q35-5.2.json";
+  auto file = run(cli() + " schema " + quoted(dump) + " --format json");
+  auto piped = run("cat " + quoted(dump) + " | " + cli() + " schema - --format json");
+  ASSERT_EQ(file.exit_code, 0) << file.out;
+  EXPECT_EQ(piped.exit_code, 0);
+  EXPECT_EQ(piped.out, file.out);
+
+  auto check_files = run(cli() + " check " + quoted(dump) + " " + quoted(other));
+  auto check_piped = run(cli() + " check - " + quoted(other) + " < " + quoted(dump));
+  ASSERT_NE(check_files.exit_code, 2) << check_files.out;  // a comparison ran
+  EXPECT_FALSE(check_files.out.empty());
+  EXPECT_EQ(check_piped.exit_code, check_files.exit_code);
+  EXPECT_EQ(check_piped.out, check_files.out);
+
+  auto both = run(cli() + " check - - < " + quoted(dump));
+  EXPECT_EQ(both.exit_code, 2) << both.out;
+  auto bad = run("echo '{bad' | " + cli() + " schema -");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("standard input"), std::string::npos) << bad.out;
+}
+
 TEST(StdinInput, ADirectoryIsRefused) {
   auto r = run(cli() + " analyze - < /tmp");
   EXPECT_EQ(r.exit_code, 1);
