@@ -247,6 +247,36 @@ void BM_VmLoad_Statewire(benchmark::State& state) {
 }
 BENCHMARK(BM_VmLoad_Statewire);
 
+// statewire saving `obj` with `d` into the shared writer, and loading the
+// saved body into `out` (checked by saving `out` again).
+template <class T>
+void statewire_save_loop(benchmark::State& state, const NativeDescription<T>& d, const T& obj) {
+  ByteWriter& w = shared_writer();
+  for (auto _ : state) {
+    w.truncate(0);
+    bool ok = d.save(obj, w).has_value();
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(w.bytes().data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * w.size()));
+  state.counters["bytes"] = static_cast<double>(w.size());
+  state.counters["fields"] = static_cast<double>(d.schema().fields->size());
+}
+
+template <class T>
+void statewire_load_loop(benchmark::State& state, const NativeDescription<T>& d, const T& obj,
+                         T& out) {
+  auto bytes = d.save(obj);
+  for (auto _ : state) {
+    bool ok = d.load(out, *bytes, d.version()).has_value();
+    benchmark::DoNotOptimize(ok);
+    benchmark::ClobberMemory();
+  }
+  auto again = d.save(out);
+  if (!again || !bytes || *again != *bytes) state.SkipWithError("loaded state differs");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes->size()));
+}
+
 // The floor every save is compared with: appending the same number of bytes
 // from the same object to the same writer with one memcpy. Same source and
 // destination addresses as the save, because memcpy's own figure moves by
@@ -285,30 +315,13 @@ BENCHMARK(BM_VmLoad_Cereal);
 // ---- scalar-heavy state ---------------------------------------------------
 
 void BM_CpuSave_Statewire(benchmark::State& state) {
-  const CpuState& c = cpu_sample();
-  ByteWriter& w = shared_writer();
-  for (auto _ : state) {
-    w.truncate(0);
-    bool ok = cpu_description().save(c, w).has_value();
-    benchmark::DoNotOptimize(ok);
-    benchmark::DoNotOptimize(w.bytes().data());
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * w.size()));
-  state.counters["bytes"] = static_cast<double>(w.size());
+  statewire_save_loop(state, cpu_description(), cpu_sample());
 }
 BENCHMARK(BM_CpuSave_Statewire);
 
 void BM_CpuLoad_Statewire(benchmark::State& state) {
-  const CpuState c = sample_cpu();
-  auto bytes = cpu_description().save(c);
   CpuState out;
-  for (auto _ : state) {
-    bool ok = cpu_description().load(out, *bytes, 1).has_value();
-    benchmark::DoNotOptimize(ok);
-    benchmark::ClobberMemory();
-  }
-  if (std::memcmp(&out.gpr, &c.gpr, sizeof c.gpr) != 0) state.SkipWithError("loaded CPU differs");
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes->size()));
+  statewire_load_loop(state, cpu_description(), cpu_sample(), out);
 }
 BENCHMARK(BM_CpuLoad_Statewire);
 
@@ -371,29 +384,13 @@ const WideState& wide_sample() {
 }
 
 void BM_WideSave_Statewire(benchmark::State& state) {
-  const WideState& c = wide_sample();
-  ByteWriter& w = shared_writer();
-  for (auto _ : state) {
-    w.truncate(0);
-    bool ok = wide_description().save(c, w).has_value();
-    benchmark::DoNotOptimize(ok);
-    benchmark::DoNotOptimize(w.bytes().data());
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * w.size()));
+  statewire_save_loop(state, wide_description(), wide_sample());
 }
 BENCHMARK(BM_WideSave_Statewire);
 
 void BM_WideLoad_Statewire(benchmark::State& state) {
-  static const WideState c = sample_wide();
-  auto bytes = wide_description().save(c);
   static WideState out;
-  for (auto _ : state) {
-    bool ok = wide_description().load(out, *bytes, 1).has_value();
-    benchmark::DoNotOptimize(ok);
-    benchmark::ClobberMemory();
-  }
-  if (out.zmm != c.zmm) state.SkipWithError("loaded state differs");
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes->size()));
+  statewire_load_loop(state, wide_description(), wide_sample(), out);
 }
 BENCHMARK(BM_WideLoad_Statewire);
 
@@ -498,32 +495,13 @@ const X86Regs& x86_sample() {
 }
 
 void BM_X86Save_Statewire(benchmark::State& state) {
-  const X86Regs& r = x86_sample();
-  ByteWriter& w = shared_writer();
-  for (auto _ : state) {
-    w.truncate(0);
-    bool ok = x86_description().save(r, w).has_value();
-    benchmark::DoNotOptimize(ok);
-    benchmark::DoNotOptimize(w.bytes().data());
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * w.size()));
-  state.counters["bytes"] = static_cast<double>(w.size());
-  state.counters["fields"] = static_cast<double>(x86_description().schema().fields->size());
+  statewire_save_loop(state, x86_description(), x86_sample());
 }
 BENCHMARK(BM_X86Save_Statewire);
 
 void BM_X86Load_Statewire(benchmark::State& state) {
-  const X86Regs r = sample_x86();
-  auto bytes = x86_description().save(r);
   X86Regs out;
-  for (auto _ : state) {
-    bool ok = x86_description().load(out, *bytes, 1).has_value();
-    benchmark::DoNotOptimize(ok);
-    benchmark::ClobberMemory();
-  }
-  if (out.cpl != r.cpl || out.xmm != r.xmm || out.gs_base != r.gs_base)
-    state.SkipWithError("loaded registers differ");
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes->size()));
+  statewire_load_loop(state, x86_description(), x86_sample(), out);
 }
 BENCHMARK(BM_X86Load_Statewire);
 
