@@ -15,8 +15,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 sw=$build/statewire
-tools=$root/../shared/tools
-corpus=$root/../shared/corpus/qemu-7.2
+tools=$root/tools/qemu
+corpus=$build/corpus/qemu-7.2   # unpacked by the build from tests/data/qemu-7.2
 ram_mib=${RAM_MIB:-1024}
 runs=${RUNS:-5}
 for t in hyperfine python3 qemu-system-x86_64; do

@@ -3,7 +3,7 @@
 //   - memcpy of the same number of bytes (the floor: no encoding at all), and
 //   - cereal's BinaryArchive on the same structs (Debian's libcereal-dev),
 //     writing into / reading from a reused in-memory buffer.
-// Run: build/bench/describe_bench --benchmark_min_time=0.2 --benchmark_repetitions=10 \
+// Run: build/bench/describe_bench --benchmark_min_time=0.2 --benchmark_repetitions=10
 //        --benchmark_report_aggregates_only=true
 // (medians: the machines are shared and single runs vary by 20%). Set
 // STATEWIRE_BYTE_PLANS=off to measure the portable paths on a CPU with

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# Installs what statewire needs to build, test and benchmark on Debian 12.
-# Usage: scripts/install-deps.sh [--with-qemu]   (--with-qemu: the real-QEMU tests' needs)
+# Installs what statewire needs on Debian 12 (apt-get; sudo when not root).
+# Usage: scripts/install-deps.sh [--with-tests] [--with-qemu]
+#   (none)        the library and the statewire tool
+#   --with-tests  + GoogleTest, Google Benchmark, cereal, zstd (unpacks the test corpus)
+#   --with-qemu   + the tests' and benchmarks' needs and a real QEMU (integration tests)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libexpected-dev libfmt-dev nlohmann-json3-dev libcli11-dev
-      libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev
       libzstd-dev liblz4-dev)
-if [[ "${1:-}" == "--with-qemu" ]]; then
-  pkgs+=(qemu-system-x86 python3 hyperfine)
-fi
+tests=0 qemu=0
+for a in "$@"; do
+  case "$a" in
+    --with-tests) tests=1 ;;
+    --with-qemu) tests=1 qemu=1 ;;
+    *) echo "install-deps: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+((tests)) && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev zstd python3)
+((qemu)) && pkgs+=(qemu-system-x86 hyperfine)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  echo "installing: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

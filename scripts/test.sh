@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs dependencies (with QEMU for the integration tests), builds, runs every test.
+# Installs everything (QEMU included), builds everything, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --with-qemu

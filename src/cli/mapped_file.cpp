@@ -1,5 +1,8 @@
 #include "cli/mapped_file.hpp"
 
+#include "cli/spool_file.hpp"
+#include "cli/zstd_input.hpp"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
@@ -41,45 +44,21 @@ Unexpected errno_error(std::string_view what, const std::string& path) {
   return fail(Errc::io_error, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
 }
 
-// An unlinked temporary file (nothing to clean up on any exit).
-int make_spool_file() {
-  const char* dir = std::getenv("TMPDIR");
-  std::string d = dir && *dir ? dir : "/tmp";
-  int fd = ::open(d.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0) return fd;
-  std::string tmpl = d + "/statewire-input-" + std::string(6, 'X');  // mkostemp template
-  fd = mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd >= 0) unlink(tmpl.c_str());
-  return fd;
-}
-
 // Copies everything readable from `in` (a pipe, FIFO, socket or terminal)
 // into a spool file and returns it, so the readers see a regular file: a
 // stream piped from QEMU's `migrate "exec:..."` is analysed like a saved one.
 Result<int> spool(int in, const std::string& path) {
-  int out = make_spool_file();
-  if (out < 0) return errno_error("cannot create a temporary file for", path);
+  SW_TRY(out, make_spool_file(path));
+  SpoolGuard guard{out};
   std::vector<char> buf(1u << 20);
   for (;;) {
     ssize_t n = ::read(in, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto e = errno_error("cannot read", path);
-      ::close(out);
-      return e;
-    }
+    if (n < 0) return errno_error("cannot read", path);
     if (n == 0) break;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::write(out, buf.data() + done, static_cast<std::size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        auto e = errno_error("cannot spool", path);
-        ::close(out);
-        return e;
-      }
-      done += w;
-    }
+    SW_CHECK(write_all(out, buf.data(), static_cast<std::size_t>(n), path));
   }
+  guard.release();
   return out;
 }
 
@@ -100,10 +79,16 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
     ::close(fd);
     if (!spooled) return Unexpected(std::move(spooled.error()));
     fd = *spooled;
-    if (fstat(fd, &st) != 0) {
-      ::close(fd);
-      return errno_error("cannot stat the spool of", path);
-    }
+  }
+  if (starts_with_zstd_frame(fd)) {
+    auto plain = unzstd_to_spool(fd, std_in ? std::string("standard input") : path);
+    ::close(fd);
+    if (!plain) return Unexpected(std::move(plain.error()));
+    fd = *plain;
+  }
+  if (fstat(fd, &st) != 0) {
+    ::close(fd);
+    return errno_error("cannot stat", path);
   }
   MappedFile m;
   m.size_ = static_cast<std::size_t>(st.st_size);

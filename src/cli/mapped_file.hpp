@@ -25,7 +25,8 @@ class MappedFile {
   // `path` "-" is standard input. Inputs that are not regular files
   // (standard input, pipes, FIFOs, `<(...)`) are first copied into an
   // unlinked temporary file under $TMPDIR (else /tmp), so they need disk
-  // space for their whole size.
+  // space for their whole size. Input compressed with zstd (a `.zst` file or
+  // a zstd pipe) is decompressed the same way and mapped as what it holds.
   [[nodiscard]] static Result<MappedFile> open(const std::string& path);
   ByteSpan bytes() const noexcept {
     return ByteSpan(static_cast<const std::uint8_t*>(data_), size_);

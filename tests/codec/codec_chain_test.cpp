@@ -46,7 +46,9 @@ TEST(CodecChain, EveryCorpusStreamSurvivesQemuFramedJsonFramedQemu) {
       ASSERT_TRUE(back) << back.error().to_string();
       EXPECT_TRUE(*back == original) << "re-encoded " << back->size() << " bytes of "
                                      << original.size();
-      if (c == Compression::none) EXPECT_TRUE(diff(*t3, *tree).empty());
+      if (c == Compression::none) {
+        EXPECT_TRUE(diff(*t3, *tree).empty());
+      }
     }
   }
 }

@@ -255,7 +255,9 @@ TEST(VmModel, SchemasExportAndLoadBack) {
         statewire::to_schema_json(set, statewire::SchemaJsonOptions{extended}));
     ASSERT_TRUE(back) << back.error().to_string();
     ASSERT_EQ(back->devices.size(), 3u);
-    if (extended) EXPECT_EQ(*back, set);
+    if (extended) {
+      EXPECT_EQ(*back, set);
+    }
     EXPECT_EQ(back->devices[2].description.find_field("rx_ring")->size, sizeof(NicDesc));
   }
 }

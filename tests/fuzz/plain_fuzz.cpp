@@ -56,7 +56,7 @@ bool same(const Plain& x, const Plain& y) { return std::memcmp(&x, &y, sizeof x)
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto& d = model();
   Plain obj;
-  std::memset(&obj, 0x77, sizeof obj);  // padding too: compared bytewise below
+  std::memset(static_cast<void*>(&obj), 0x77, sizeof obj);  // padding too: compared bytewise below
   obj.keep = 0xfeedface;
   Plain before;
   std::memcpy(&before, &obj, sizeof obj);

@@ -4,7 +4,7 @@
 // command writes. The report equals the one for the same stream saved to a
 // file; a stream converted on the fly to JSON and back is loaded by a second
 // QEMU; a register edited in the JSON shows in the QEMU that loaded it.
-// Runs tests/integration/migrate_exec.py and ../shared/tools/qemu-accepts;
+// Runs tests/integration/migrate_exec.py and tools/qemu/qemu-accepts;
 // skips when QEMU or python3 is missing.
 #include <gtest/gtest.h>
 

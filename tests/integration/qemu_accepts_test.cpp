@@ -1,7 +1,7 @@
 // A real QEMU (Debian's qemu-system-x86 7.2) loads what statewire writes:
 // re-encoded corpus streams, and streams with a device field or a RAM page
 // edited through the JSON tree, with the edit visible in QEMU's monitor.
-// Runs ../shared/tools/qemu-accepts; skips when QEMU or python3 is missing.
+// Runs tools/qemu/qemu-accepts; skips when QEMU or python3 is missing.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -53,10 +53,9 @@ Run qemu_accepts(const TempDir& t, const fs::path& corpus_stream, const Bytes& b
 TEST(QemuAccepts, ReencodedCorpusStreamsAreAccepted) {
   SKIP_WITHOUT_QEMU();
   TempDir t;
-  for (const auto& e : fs::directory_iterator(kCorpus)) {
-    if (e.path().extension() != ".mig") continue;
-    SCOPED_TRACE(e.path().filename().string());
-    Bytes in = read_bytes(e.path());
+  for (const auto& path : statewire::testing::corpus_files(".mig")) {
+    SCOPED_TRACE(path.filename().string());
+    Bytes in = read_bytes(path);
     auto tree = decode_qemu_stream(in);
     ASSERT_TRUE(tree) << tree.error().to_string();
     // Through the JSON, as `statewire convert` does.
@@ -65,24 +64,25 @@ TEST(QemuAccepts, ReencodedCorpusStreamsAreAccepted) {
     auto out = encode_qemu_stream(*back);
     ASSERT_TRUE(out) << out.error().to_string();
     ASSERT_TRUE(*out == in);
-    auto r = qemu_accepts(t, e.path(), *out);
+    auto r = qemu_accepts(t, path, *out);
     ASSERT_NE(r.exit_code, 2) << r.out;
     EXPECT_EQ(r.exit_code, 0) << r.out;
     EXPECT_EQ(r.out.rfind("ACCEPTED", 0), 0u) << r.out;
   }
 }
 
-// Decodes a corpus stream, lets `edit` change the tree's JSON, encodes it.
-Bytes edited(const fs::path& stream, const std::function<void(Json&)>& edit) {
+// Decodes a corpus stream, lets `edit` change the tree's JSON, encodes it
+// into `out` (call under ASSERT_NO_FATAL_FAILURE).
+void edited(const fs::path& stream, const std::function<void(Json&)>& edit, Bytes& out) {
   auto tree = decode_qemu_stream(read_bytes(stream));
-  EXPECT_TRUE(tree);
+  ASSERT_TRUE(tree) << tree.error().to_string();
   Json j = Json::parse(to_json(*tree));
   edit(j);
   auto back = stream_from_json(j.dump());
-  EXPECT_TRUE(back) << back.error().to_string();
-  auto out = encode_qemu_stream(*back);
-  EXPECT_TRUE(out);
-  return out ? *out : Bytes{};
+  ASSERT_TRUE(back) << back.error().to_string();
+  auto encoded = encode_qemu_stream(*back);
+  ASSERT_TRUE(encoded) << encoded.error().to_string();
+  out = std::move(*encoded);
 }
 
 Json& section(Json& j, const std::string& name) {
@@ -101,10 +101,11 @@ TEST(QemuAccepts, EditedCpuRegisterIsLoadedByQemu) {
   SKIP_WITHOUT_QEMU();
   TempDir t;
   const fs::path stream = kCorpus / "isapc-ne2k-paused.mig";
-  Bytes out = edited(stream, [](Json& j) {
+  Bytes out;
+  ASSERT_NO_FATAL_FAILURE(edited(stream, [](Json& j) {
     Json& regs = field(section(j, "cpu")["fields"], "env.regs");
     regs["items"][0]["v"] = 0x1234567890abcdefull;  // RAX
-  });
+  }, out));
   auto r = qemu_accepts(t, stream, out, {"info registers"});
   ASSERT_NE(r.exit_code, 2) << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out;
@@ -117,7 +118,9 @@ TEST(QemuAccepts, EditedRamPageIsLoadedByQemu) {
   TempDir t;
   const fs::path stream = kCorpus / "i440fx-7.2-random-ram-4m-paused.mig";
   std::uint64_t addr = 0;
-  Bytes out = edited(stream, [&](Json& j) {
+  bool found = false;
+  Bytes out;
+  ASSERT_NO_FATAL_FAILURE(edited(stream, [&](Json& j) {
     // The first full page of the guest's RAM block (sw-ram starts at GPA 0).
     for (auto& s : j["sections"]) {
       if (s["name"] != "ram") continue;
@@ -132,7 +135,10 @@ TEST(QemuAccepts, EditedRamPageIsLoadedByQemu) {
           }
           if (!page || !ours) continue;
           for (auto& m : fs) {
-            if (m["n"] == "addr") addr = m["v"].get<std::uint64_t>();
+            if (m["n"] == "addr") {
+              addr = m["v"].get<std::uint64_t>();
+              found = true;
+            }
             if (m["n"] == "data") {
               std::string hex = m["v"];
               hex.replace(0, 8, "deadbeef");
@@ -143,7 +149,8 @@ TEST(QemuAccepts, EditedRamPageIsLoadedByQemu) {
         }
       }
     }
-  });
+  }, out));
+  ASSERT_TRUE(found) << "no full page of block sw-ram in the stream";
   char cmd[64];
   std::snprintf(cmd, sizeof cmd, "xp /4xb 0x%llx", static_cast<unsigned long long>(addr));
   auto r = qemu_accepts(t, stream, out, {cmd});
@@ -158,7 +165,7 @@ TEST(QemuAccepts, SectionVersionNewerThanQemusIsRejected) {
   TempDir t;
   const fs::path stream = kCorpus / "microvm-virtio-paused.mig";
   auto tree = decode_qemu_stream(read_bytes(stream));
-  ASSERT_TRUE(tree);
+  ASSERT_TRUE(tree) << tree.error().to_string();
   for (auto& s : tree->sections)
     if (s.name == "cpu") s.version_id = 99;
   auto out = encode_qemu_stream(*tree);

@@ -343,7 +343,9 @@ TEST(QemuStream, EditedDeviceFieldIsEncoded) {
   auto again = decode_qemu_stream(*out);
   ASSERT_TRUE(again);
   for (auto& s : again->sections)
-    if (s.name == "cpu") EXPECT_EQ(*s.body.find("env.eip"), Value(std::uint64_t{0x7c00}));
+    if (s.name == "cpu") {
+      EXPECT_EQ(*s.body.find("env.eip"), Value(std::uint64_t{0x7c00}));
+    }
 }
 
 TEST(QemuStream, NovmdescStreamDecodesWithTheI440fxDumpToo) {
