@@ -3,11 +3,14 @@
 # PATH (Debian 12: qemu-system-x86 7.2), or the one given by --qemu.
 #
 #   scripts/make-test-corpus.sh [--qemu BIN] [--out DIR] [--only NAME]... [--dumps-only]
+#                               [--machines M1,M2,...]
 #
 # Each stream is stored zstd-compressed as NAME.mig.zst, beside NAME.mig.args (the
 # QEMU arguments that load it) and NAME.mig.meta.txt (QEMU's version, its migration
 # statistics, the uncompressed size and sha256). `-dump-vmstate` schema dumps are
-# stored as vmstate-MACHINE.json.zst. The build decompresses all of them into
+# stored as vmstate-MACHINE.json.zst, one per machine type: by default pc-i440fx-7.2 and
+# pc-q35-5.2 for QEMU 7.2, and pc-i440fx-7.2, pc-q35-7.2, pc-i440fx-10.2 and pc-q35-10.2
+# for QEMU 10.2; --machines replaces that list. The build decompresses all of them into
 # build/corpus/ for the tests. Paused streams come out byte-identical on every run;
 # "runningNs" streams and RAM contents differ from run to run.
 # Needs qemu-system-x86, python3 and zstd (scripts/install-deps.sh --with-qemu).
@@ -17,13 +20,15 @@ qemu=${QEMU:-qemu-system-x86_64}
 out=""
 only=()
 dumps_only=0
+machines=""
 while (($#)); do
   case "$1" in
     --qemu) qemu=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --only) only+=("$2"); shift 2 ;;
     --dumps-only) dumps_only=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --machines) machines=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "make-test-corpus: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +58,13 @@ dump() {
   wanted "vmstate-$machine" || return 0
   echo "== vmstate-$machine.json"
   "$qemu" -machine "$machine" -display none -dump-vmstate "$out/vmstate-$machine.json"
+  # The dump names the machine type it was made for.
+  python3 - "$out/vmstate-$machine.json" "$machine" <<'PY'
+import json, sys
+named = json.load(open(sys.argv[1]))["vmschkmachine"]["Name"]
+if named != sys.argv[2]:
+    sys.exit(f"make-test-corpus: {sys.argv[1]} names machine {named}, not {sys.argv[2]}")
+PY
   zstd -q -19 -f --rm "$out/vmstate-$machine.json" -o "$out/vmstate-$machine.json.zst"
 }
 
@@ -89,6 +101,12 @@ if ((!dumps_only)); then
   stream i440fx-7.2-random-ram-4m-paused --ram-random 4 -- -machine pc-i440fx-7.2 "${C[@]}" -m 4 -vga none
 fi
 
-dump pc-i440fx-7.2
-dump pc-q35-5.2
+if [[ -z $machines ]]; then
+  case $version in
+    10.2) machines=pc-i440fx-7.2,pc-q35-7.2,pc-i440fx-10.2,pc-q35-10.2 ;;
+    *) machines=pc-i440fx-7.2,pc-q35-5.2 ;;
+  esac
+fi
+IFS=, read -ra machine_list <<<"$machines"
+for m in "${machine_list[@]}"; do dump "$m"; done
 echo "corpus in $out"
