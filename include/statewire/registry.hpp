@@ -154,9 +154,11 @@ class TypedEntry final : public RegistryEntry {
 class Registry;
 
 // Sections of one incoming stream, staged one at a time and applied together.
-// Nothing registered changes before commit(). A failed stage() spends the
+// Nothing registered changes before commit(); dropping the transaction (a
+// cancelled or broken migration) applies nothing. A failed stage() spends the
 // transaction: commit() then refuses with that error and applies nothing.
-// The registry must outlive the transaction and gain no registrations meanwhile.
+// The registry must outlive the transaction, stay where it is, and gain no
+// registrations meanwhile. Not thread-safe: one thread stages and commits.
 class LoadTransaction {
  public:
   LoadTransaction(LoadTransaction&&) noexcept;

@@ -401,6 +401,18 @@ TEST(LoadTransaction, StagesSectionsOneAtATimeAndAppliesOnCommit) {
   ASSERT_FALSE(again) << "a transaction commits once";
 }
 
+TEST(LoadTransaction, DroppedWithoutCommitAppliesNothing) {
+  const StateStream s = sample_stream();
+  Vm target = other_vm();
+  Registry reg = registry_of(target);
+  {
+    LoadTransaction t = reg.begin_load();
+    for (const Section& sec : s.sections) ASSERT_TRUE(t.stage(sec));
+    EXPECT_TRUE(t.missing().empty());
+  }  // a cancelled migration
+  EXPECT_EQ(target, other_vm());
+}
+
 TEST(LoadTransaction, AFailedStageSpendsTheTransaction) {
   Vm src = vm_model::make_sample_vm();
   Registry src_reg = registry_of(src);
