@@ -108,6 +108,9 @@ class RegistryEntry {
   [[nodiscard]] virtual Result<Struct> to_tree(std::uint32_t version) const = 0;
   virtual std::unique_ptr<StagedObject> stage() const = 0;
   virtual TestResolver test_resolver() const = 0;
+  // The registered object's bytes in memory: no two registrations may overlap,
+  // since each stages a whole copy and applying one would undo the other.
+  virtual std::pair<const void*, std::size_t> object_range() const noexcept = 0;
 };
 
 template <class T>
@@ -143,6 +146,9 @@ class TypedEntry final : public RegistryEntry {
     return std::make_unique<TypedStaged<T>>(d_, *obj_);
   }
   TestResolver test_resolver() const override { return d_.test_resolver(); }
+  std::pair<const void*, std::size_t> object_range() const noexcept override {
+    return {obj_, sizeof(T)};
+  }
 
  private:
   NativeDescription<T> d_;  // a handle: shares the compiled program
@@ -202,8 +208,10 @@ class Registry {
   ~Registry();
 
   // Registers `obj`, saved and loaded with `d`. Refuses a second object for
-  // the same section and instance, a section name no stream can carry (empty
-  // or over 255 bytes), and a description whose builder was misused.
+  // the same section and instance, an object overlapping one already
+  // registered (the same object, or a member of it), a section name no stream
+  // can carry (empty or over 255 bytes), and a description whose builder was
+  // misused.
   template <class T>
   [[nodiscard]] Result<void> add(const NativeDescription<T>& d, T& obj,
                                  const RegisterOptions& o = {}) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 
 namespace statewire {
 
@@ -59,6 +60,21 @@ Result<void> Registry::add_entry(std::unique_ptr<detail::RegistryEntry> e,
   if (find(r.section, r.instance_id)) {
     Error err = make_error(Errc::invalid_value, "registered twice (same section and instance id)");
     return in_registration(std::move(err), r);
+  }
+  // Overlap, not equality: a struct and one of its members overlap too.
+  const auto [at, size] = e->object_range();
+  const auto* lo = static_cast<const unsigned char*>(at);
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto [oat, osize] = entries_[i]->object_range();
+    const auto* olo = static_cast<const unsigned char*>(oat);
+    if (std::less<>{}(lo, olo + osize) && std::less<>{}(olo, lo + size)) {
+      Error err = make_error(
+          Errc::invalid_value,
+          fmt::format("its object overlaps the object of {}: each load stages a whole copy, "
+                      "so applying one would undo the other",
+                      regs_[i].label()));
+      return in_registration(std::move(err), r);
+    }
   }
   regs_.push_back(std::move(r));
   entries_.push_back(std::move(e));

@@ -333,6 +333,23 @@ TEST(Registry, RefusesDuplicateAndUnwritableRegistrations) {
   EXPECT_EQ(reg.registrations()[1].label(), "0000:00:03.0/nic/0");
 }
 
+TEST(Registry, RefusesOverlappingObjects) {
+  // Two sections over one object would stage two copies; applying the second
+  // would undo the first, so the registry refuses the second registration.
+  TwoNics t;
+  Registry reg;
+  ASSERT_TRUE(reg.add(vm_model::nic_description(), t.a));
+  auto same = reg.add(vm_model::nic_description(), t.a, {.instance_id = 1});
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error().code, Errc::invalid_value);
+  EXPECT_EQ(same.error().section, "nic/1");
+  EXPECT_NE(same.error().message.find("nic/0"), std::string::npos);
+  auto member = reg.add(vm_model::nic_desc_description(), t.a.rx_ring[3]);
+  ASSERT_FALSE(member) << "a member of a registered object overlaps it";
+  ASSERT_TRUE(reg.add(vm_model::nic_description(), t.b, {.instance_id = 1}));
+  EXPECT_EQ(reg.size(), 2u);
+}
+
 TEST(Registry, MisusedDescriptionIsRefusedWhenRegistered) {
   struct Bad {
     std::uint8_t n = 0;
