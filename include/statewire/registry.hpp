@@ -49,9 +49,9 @@
 namespace statewire {
 
 // Whether a registered section may be absent from an incoming stream. An
-// absent section leaves its object as it was (QEMU refuses nothing here; we
-// refuse by default, since a device silently keeping its reset state is the
-// bug migration users find last).
+// absent section leaves its object as it was. QEMU's loader does not notice
+// absent sections; we refuse them by default, since a device silently keeping
+// its reset state is the bug migration users find last.
 enum class MissingPolicy : std::uint8_t { refuse, allow };
 
 struct RegisterOptions {
