@@ -177,7 +177,6 @@ Result<std::size_t> LoadTransaction::admit(std::string_view section, std::uint32
   if (spent_)
     return fail(Errc::invalid_value, "the load transaction was already committed");
   if (failed_) return fail(*failed_);
-  const std::string label = fmt::format("{}/{}", section, instance_id);
   const std::optional<std::size_t> i = reg_->find(section, instance_id);
   if (!i) {
     std::string others;
@@ -189,7 +188,7 @@ Result<std::size_t> LoadTransaction::admit(std::string_view section, std::uint32
             ? fmt::format("no object is registered for section {}", section)
             : fmt::format("no object is registered for instance {} (registered: {})", instance_id,
                           others));
-    e.section = label;
+    e.section = fmt::format("{}/{}", section, instance_id);
     return refuse(std::move(e));
   }
   const Registration& r = reg_->registrations()[*i];
