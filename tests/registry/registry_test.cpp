@@ -247,6 +247,25 @@ TEST(Registry, TreeWithAWrongFieldIsRefusedByFieldName) {
   EXPECT_EQ(e.field_path, "ctrl");
 }
 
+TEST(Registry, SubsectionUnknownToTheDestinationIsRefusedFromTreesAndBytes) {
+  // A newer source sends a subsection this build does not know: refused,
+  // never skipped, whether the body arrives as a tree or as bytes.
+  StateStream s = sample_stream();
+  s.sections[2].body.subsections.push_back({"nic/rss", 1, Struct{{{"key", Value(std::uint8_t{7})}}}});
+  Error e = refused_without_change(s);
+  EXPECT_EQ(e.code, Errc::unknown_subsection) << e.to_string();
+  EXPECT_EQ(e.section, "nic/0");
+
+  auto bytes = make_codec("qemu")->encode(s);
+  ASSERT_TRUE(bytes);
+  auto opaque = make_codec("qemu")->decode(*bytes);
+  ASSERT_TRUE(opaque);
+  ASSERT_NE(opaque->sections[2].body.members[0].value.get_if<Blob>(), nullptr);
+  e = refused_without_change(*opaque);
+  EXPECT_EQ(e.code, Errc::unknown_subsection) << e.to_string();
+  EXPECT_EQ(e.section, "nic/0");
+}
+
 TEST(Registry, SectionSentTwiceIsRefused) {
   StateStream s = sample_stream();
   s.sections.push_back(s.sections[0]);
