@@ -124,6 +124,8 @@ class TypedStaged final : public StagedObject {
                          const LoadOptions& o) override {
     return d_.from_tree(copy_, body, version, o);
   }
+  // noexcept: a move that throws (out of memory) terminates rather than
+  // leaving some objects applied and others not.
   void apply() noexcept override { *target_ = std::move(copy_); }
 
  private:
