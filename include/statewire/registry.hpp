@@ -25,7 +25,8 @@
 // Bodies arrive as trees (framed and JSON codecs, QEMU streams explained by a
 // schema) and are loaded by name with from_tree, or as bytes (a QEMU stream
 // without a schema keeps a body as an `opaque` blob; a section-at-a-time
-// reader hands bytes over) and are loaded by the native byte loader.
+// reader hands bytes over) and are loaded by the native byte loader. A tree
+// of another shape than ours falls back to its bytes (see RegistryLoadOptions).
 // Not here: compatibility transforms between versions (transform layer),
 // channels and sessions, RAM and other iterative sections.
 #pragma once
@@ -83,6 +84,11 @@ struct RegistrySaveOptions {
 struct RegistryLoadOptions {
   // For registrations without may_be_missing.
   MissingPolicy missing = MissingPolicy::refuse;
+  // A tree body whose shape differs from our description's (a QEMU trailer
+  // keeps byte arrays as one blob, a dump keeps fields opaque) loads from the
+  // bytes it encodes to, as QEMU's loader would take them. false: only a tree
+  // of our exact shape loads (names and kinds checked).
+  bool bytes_when_shapes_differ = true;
   DecodeLimits limits;
 };
 

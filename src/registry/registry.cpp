@@ -211,10 +211,22 @@ Result<void> LoadTransaction::stage(const Section& s) {
   std::unique_ptr<detail::StagedObject> copy = reg_->entries_[i]->stage();
   const LoadOptions lo{opt_.limits};
   Result<void> r;
-  if (const Blob* raw = opaque_body(s.body))
+  if (const Blob* raw = opaque_body(s.body)) {
     r = copy->load_bytes(raw->bytes, s.version_id, lo);
-  else
+  } else {
     r = copy->load_tree(s.body, s.version_id, lo);
+    if (!r && r.error().code == Errc::mismatch && opt_.bytes_when_shapes_differ) {
+      // The tree's shape is its producer's, not necessarily ours: QEMU's
+      // trailer makes a byte array one blob, a dump leaves fields opaque.
+      // The wire bytes are the authority, as for QEMU's own loader; when they
+      // do not load either, the tree's error (naming the member) is reported.
+      // A failed load left the copy as it was, so it is reused.
+      ByteWriter w;
+      if (encode_body(s.body, w)) {
+        if (auto b = copy->load_bytes(w.bytes(), s.version_id, lo); b) r = std::move(b);
+      }
+    }
+  }
   if (r) staged_[i] = std::move(copy);
   return finish_stage(i, std::move(r));
 }

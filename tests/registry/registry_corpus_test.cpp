@@ -120,6 +120,60 @@ TEST(RegistryCorpus, QemuSectionsLoadFromTreesAndFromBytesAndSaveBackExactly) {
   }
 }
 
+// The same section described with other tree shapes than QEMU's trailer gives
+// (the run state as an array of bytes, not one buffer; the padding as a u64):
+// the same wire bytes, so the registry loads it from the body bytes.
+struct GlobalStateAsArray {
+  std::uint32_t size = 0;
+  std::array<std::uint8_t, 100> runstate{};
+};
+struct CpuTimersWithPad {
+  std::int64_t cpu_ticks_offset = 0;
+  std::uint64_t pad = 0;
+  std::int64_t cpu_clock_offset = 0;
+};
+
+TEST(RegistryCorpus, OtherTreeShapesForTheSameBytesLoadFromTheBodyBytes) {
+  const auto global = describe<GlobalStateAsArray>("globalstate", 1, 1)
+                          .field("size", &GlobalStateAsArray::size)
+                          .field("runstate", &GlobalStateAsArray::runstate);
+  const auto timers = describe<CpuTimersWithPad>("timer", 2, 1)
+                          .field("cpu_ticks_offset", &CpuTimersWithPad::cpu_ticks_offset)
+                          .field("unused", &CpuTimersWithPad::pad)
+                          .field("cpu_clock_offset", &CpuTimersWithPad::cpu_clock_offset, since(2));
+  for (const auto& path : testing::corpus_files(".mig")) {
+    SCOPED_TRACE(path.filename().string());
+    const Bytes file = testing::read_bytes(path);
+    auto decoded = make_codec("qemu")->decode(file);
+    ASSERT_TRUE(decoded);
+    const StateStream ours = only(*decoded, {"timer", "globalstate"});
+    GlobalStateAsArray g;
+    CpuTimersWithPad t;
+    Registry reg;
+    ASSERT_TRUE(reg.add(global, g));
+    ASSERT_TRUE(reg.add(timers, t));
+    RegistryLoadOptions strict;
+    strict.bytes_when_shapes_differ = false;
+    auto strict_r = reg.load(ours, strict);
+    if (ours.sections[0].body.find(qemu::keys::kOpaque)) {
+      EXPECT_TRUE(strict_r) << "no trailer: the bodies are bytes, loaded as such";
+    } else {
+      ASSERT_FALSE(strict_r) << "strict: the trailer's tree is not our shape";
+      EXPECT_EQ(strict_r.error().code, Errc::mismatch);
+      EXPECT_FALSE(strict_r.error().field_path.empty());
+    }
+    auto r = reg.load(ours);
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_EQ(g.size, std::strlen(reinterpret_cast<const char*>(g.runstate.data())) + 1);
+    QemuMachine m;  // the buffer-shaped descriptions agree on every value
+    ASSERT_TRUE(registry_of(m).load(ours));
+    EXPECT_EQ(g.runstate, m.global.runstate);
+    EXPECT_EQ(t.cpu_ticks_offset, m.timers.cpu_ticks_offset);
+    EXPECT_EQ(t.cpu_clock_offset, m.timers.cpu_clock_offset);
+    EXPECT_EQ(t.pad, 0u);
+  }
+}
+
 TEST(RegistryCorpus, WholeQemuStreamIsRefusedAtItsFirstUnknownSection) {
   for (const auto& path : testing::corpus_files(".mig")) {
     SCOPED_TRACE(path.filename().string());
