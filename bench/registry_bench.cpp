@@ -7,8 +7,8 @@
 //     section-at-a-time session takes);
 //   - Registry through a codec: the whole VM as one qemu, framed or JSON
 //     stream (tree built, encoded; decoded, loaded, applied).
-// Run: build/bench/registry_bench --benchmark_min_time=0.2 --benchmark_repetitions=5 \
-//        --benchmark_report_aggregates_only=true
+// Run (one line): build/bench/registry_bench --benchmark_min_time=0.2
+//   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include "statewire/codec.hpp"

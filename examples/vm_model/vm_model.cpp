@@ -1,5 +1,8 @@
 #include "vm_model/vm_model.hpp"
 
+#include <string>
+#include <utility>
+
 namespace vm_model {
 
 using statewire::Result;
@@ -69,10 +72,17 @@ Vm make_sample_vm() {
 }
 
 Result<statewire::Registry> vm_registry(Vm& vm) {
+  // Not `{.type = ...}`: GCC 12's -Wextra warns about every member a
+  // designated initializer leaves to its default.
+  auto typed = [](std::string type) {
+    statewire::RegisterOptions o;
+    o.type = std::move(type);
+    return o;
+  };
   statewire::Registry reg;
-  SW_CHECK(reg.add(uart_description(), vm.uart, {.type = "vm-uart"}));
-  SW_CHECK(reg.add(timer_description(), vm.timer, {.type = "vm-timer"}));
-  SW_CHECK(reg.add(nic_description(), vm.nic, {.type = "vm-nic"}));
+  SW_CHECK(reg.add(uart_description(), vm.uart, typed("vm-uart")));
+  SW_CHECK(reg.add(timer_description(), vm.timer, typed("vm-timer")));
+  SW_CHECK(reg.add(nic_description(), vm.nic, typed("vm-nic")));
   return reg;
 }
 

@@ -4,7 +4,9 @@
 //   statewire::Registry reg;
 //   SW_CHECK(reg.add(uart_description(), vm.uart));             // section "uart/0"
 //   SW_CHECK(reg.add(nic_description(), vm.nic0));              // section "nic/0"
-//   SW_CHECK(reg.add(nic_description(), vm.nic1, {.instance_id = 1}));
+//   statewire::RegisterOptions second;
+//   second.instance_id = 1;
+//   SW_CHECK(reg.add(nic_description(), vm.nic1, second));      // section "nic/1"
 //   auto codec = statewire::make_codec("framed");
 //   SW_TRY(bytes, reg.save(*codec));
 //   SW_CHECK(reg.load(bytes, *codec));                          // all or nothing

@@ -20,8 +20,10 @@ struct Pair {
 
 Registry registry_of(Pair& p) {
   Registry reg;
-  if (!reg.add(fuzz::fuzz_model(), p.a) ||
-      !reg.add(fuzz::fuzz_model(), p.b, {.instance_id = 1, .may_be_missing = true}))
+  RegisterOptions second;
+  second.instance_id = 1;
+  second.may_be_missing = true;
+  if (!reg.add(fuzz::fuzz_model(), p.a) || !reg.add(fuzz::fuzz_model(), p.b, second))
     std::abort();
   return reg;
 }

@@ -16,6 +16,24 @@ namespace {
 
 using vm_model::Vm;
 
+// Registration options one member at a time (GCC 12's -Wextra warns about a
+// designated initializer that leaves members to their defaults).
+RegisterOptions instance(std::uint32_t id) {
+  RegisterOptions o;
+  o.instance_id = id;
+  return o;
+}
+RegisterOptions section_named(std::string name) {
+  RegisterOptions o;
+  o.section = std::move(name);
+  return o;
+}
+RegisterOptions may_be_missing() {
+  RegisterOptions o;
+  o.may_be_missing = true;
+  return o;
+}
+
 Registry registry_of(Vm& vm) {
   auto r = vm_model::vm_registry(vm);
   EXPECT_TRUE(r) << r.error().to_string();
@@ -151,7 +169,7 @@ TEST(Registry, MissingSectionAllowedForOneRegistration) {
   Vm target = other_vm();
   Registry reg;
   ASSERT_TRUE(reg.add(vm_model::uart_description(), target.uart));
-  ASSERT_TRUE(reg.add(vm_model::timer_description(), target.timer, {.may_be_missing = true}));
+  ASSERT_TRUE(reg.add(vm_model::timer_description(), target.timer, may_be_missing()));
   ASSERT_TRUE(reg.add(vm_model::nic_description(), target.nic));
   auto r = reg.load(s);
   ASSERT_TRUE(r) << r.error().to_string();
@@ -251,7 +269,9 @@ TEST(Registry, SubsectionUnknownToTheDestinationIsRefusedFromTreesAndBytes) {
   // A newer source sends a subsection this build does not know: refused,
   // never skipped, whether the body arrives as a tree or as bytes.
   StateStream s = sample_stream();
-  s.sections[2].body.subsections.push_back({"nic/rss", 1, Struct{{{"key", Value(std::uint8_t{7})}}}});
+  Struct rss;
+  rss.members.push_back({"key", Value(std::uint8_t{7})});
+  s.sections[2].body.subsections.push_back({"nic/rss", 1, rss});
   Error e = refused_without_change(s);
   EXPECT_EQ(e.code, Errc::unknown_subsection) << e.to_string();
   EXPECT_EQ(e.section, "nic/0");
@@ -300,8 +320,8 @@ TwoNics two_nics() {
 
 Registry registry_of(TwoNics& t) {
   Registry reg;
-  EXPECT_TRUE(reg.add(vm_model::nic_description(), t.a, {.instance_id = 0}));
-  EXPECT_TRUE(reg.add(vm_model::nic_description(), t.b, {.instance_id = 1}));
+  EXPECT_TRUE(reg.add(vm_model::nic_description(), t.a, instance(0)));
+  EXPECT_TRUE(reg.add(vm_model::nic_description(), t.b, instance(1)));
   return reg;
 }
 
@@ -342,12 +362,12 @@ TEST(Registry, RefusesDuplicateAndUnwritableRegistrations) {
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, Errc::invalid_value);
   EXPECT_EQ(dup.error().section, "nic/0");
-  auto too_long = reg.add(vm_model::nic_description(), t.b, {.section = std::string(256, 'n')});
+  auto too_long = reg.add(vm_model::nic_description(), t.b, section_named(std::string(256, 'n')));
   ASSERT_FALSE(too_long);
   EXPECT_EQ(too_long.error().code, Errc::invalid_value);
   EXPECT_EQ(reg.size(), 1u);
   // Another idstr for the same description is another section.
-  ASSERT_TRUE(reg.add(vm_model::nic_description(), t.b, {.section = "0000:00:03.0/nic"}));
+  ASSERT_TRUE(reg.add(vm_model::nic_description(), t.b, section_named("0000:00:03.0/nic")));
   ASSERT_EQ(reg.size(), 2u);
   EXPECT_EQ(reg.registrations()[1].label(), "0000:00:03.0/nic/0");
 }
@@ -358,14 +378,14 @@ TEST(Registry, RefusesOverlappingObjects) {
   TwoNics t;
   Registry reg;
   ASSERT_TRUE(reg.add(vm_model::nic_description(), t.a));
-  auto same = reg.add(vm_model::nic_description(), t.a, {.instance_id = 1});
+  auto same = reg.add(vm_model::nic_description(), t.a, instance(1));
   ASSERT_FALSE(same);
   EXPECT_EQ(same.error().code, Errc::invalid_value);
   EXPECT_EQ(same.error().section, "nic/1");
   EXPECT_NE(same.error().message.find("nic/0"), std::string::npos);
   auto member = reg.add(vm_model::nic_desc_description(), t.a.rx_ring[3]);
   ASSERT_FALSE(member) << "a member of a registered object overlaps it";
-  ASSERT_TRUE(reg.add(vm_model::nic_description(), t.b, {.instance_id = 1}));
+  ASSERT_TRUE(reg.add(vm_model::nic_description(), t.b, instance(1)));
   EXPECT_EQ(reg.size(), 2u);
 }
 
