@@ -1,6 +1,7 @@
 #include "vm_model/vm_model.hpp"
 
-#include <fmt/format.h>
+#include <string>
+#include <utility>
 
 namespace vm_model {
 
@@ -70,71 +71,26 @@ Vm make_sample_vm() {
   return vm;
 }
 
-Result<std::vector<SavedSection>> save_vm(const Vm& vm) {
-  std::vector<SavedSection> out;
-  SW_TRY(uart, uart_description().save(vm.uart));
-  out.push_back({uart_description().name(), uart_description().version(), std::move(uart)});
-  SW_TRY(timer, timer_description().save(vm.timer));
-  out.push_back({timer_description().name(), timer_description().version(), std::move(timer)});
-  SW_TRY(nic, nic_description().save(vm.nic));
-  out.push_back({nic_description().name(), nic_description().version(), std::move(nic)});
-  return out;
-}
-
-Result<void> load_vm(Vm& vm, const std::vector<SavedSection>& sections) {
-  Vm next = vm;
-  for (const SavedSection& s : sections) {
-    if (s.name == uart_description().name()) {
-      SW_CHECK(uart_description().load(next.uart, s.body, s.version));
-    } else if (s.name == timer_description().name()) {
-      SW_CHECK(timer_description().load(next.timer, s.body, s.version));
-    } else if (s.name == nic_description().name()) {
-      SW_CHECK(nic_description().load(next.nic, s.body, s.version));
-    } else {
-      statewire::Error e = statewire::make_error(
-          statewire::Errc::unknown_section, fmt::format("no device saves a section {}", s.name));
-      e.in_section(s.name);
-      return statewire::fail(std::move(e));
-    }
-  }
-  vm = std::move(next);
-  return {};
-}
-
-namespace {
-template <class T>
-Result<void> add_tree(statewire::StateStream& out, const statewire::NativeDescription<T>& d,
-                      const T& obj) {
-  SW_TRY(body, d.to_tree(obj));
-  statewire::Section s;
-  s.section_id = static_cast<std::uint32_t>(out.sections.size());
-  s.name = d.name();
-  s.version_id = d.version();
-  s.body = std::move(body);
-  out.sections.push_back(std::move(s));
-  return {};
-}
-
-template <class T>
-statewire::DeviceSchema device(std::string key, const statewire::NativeDescription<T>& d) {
-  return {key, key, d.version(), d.minimum_version(), d.schema()};
-}
-}  // namespace
-
-Result<statewire::StateStream> vm_to_tree(const Vm& vm) {
-  statewire::StateStream out;
-  SW_CHECK(add_tree(out, uart_description(), vm.uart));
-  SW_CHECK(add_tree(out, timer_description(), vm.timer));
-  SW_CHECK(add_tree(out, nic_description(), vm.nic));
-  return out;
+Result<statewire::Registry> vm_registry(Vm& vm) {
+  // Not `{.type = ...}`: GCC 12's -Wextra warns about every member a
+  // designated initializer leaves to its default.
+  auto typed = [](std::string type) {
+    statewire::RegisterOptions o;
+    o.type = std::move(type);
+    return o;
+  };
+  statewire::Registry reg;
+  SW_CHECK(reg.add(uart_description(), vm.uart, typed("vm-uart")));
+  SW_CHECK(reg.add(timer_description(), vm.timer, typed("vm-timer")));
+  SW_CHECK(reg.add(nic_description(), vm.nic, typed("vm-nic")));
+  return reg;
 }
 
 statewire::SchemaSet vm_schemas() {
-  statewire::SchemaSet set;
+  Vm vm;  // the registry only lends its descriptions here
+  auto reg = vm_registry(vm);
+  statewire::SchemaSet set = reg ? reg->schemas() : statewire::SchemaSet{};
   set.machine = "statewire-example-vm";
-  set.devices.push_back(device("vm-uart", uart_description()));
-  set.devices.push_back(device("vm-timer", timer_description()));
-  set.devices.push_back(device("vm-nic", nic_description()));
   return set;
 }
 

@@ -1,16 +1,12 @@
-// The example virtual machine: a UART, a timer and a NIC, each saved as one
-// section body in QEMU's VMState encoding. `statewire demo`, the tests and the
-// benchmark use it.
+// The example virtual machine: a UART, a timer and a NIC, each registered once
+// with a statewire::Registry and saved as one section (QEMU's VMState body
+// encoding) through any codec. `statewire demo`, the tests and the benchmark
+// use it.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <vector>
-
-#include "statewire/cursor.hpp"
+#include "statewire/registry.hpp"
 #include "statewire/result.hpp"
 #include "statewire/schema.hpp"
-#include "statewire/value.hpp"
 #include "vm_model/nic.hpp"
 #include "vm_model/timer.hpp"
 #include "vm_model/uart.hpp"
@@ -28,19 +24,10 @@ struct Vm {
 // value, every test-gated field and every subsection is sent.
 Vm make_sample_vm();
 
-// One saved section: the body bytes and the version they were written at.
-struct SavedSection {
-  std::string name;
-  std::uint32_t version = 0;
-  statewire::Bytes body;
-};
-
-// Saves every device (at its current version) in the order uart, timer, nic.
-[[nodiscard]] statewire::Result<std::vector<SavedSection>> save_vm(const Vm& vm);
-// Loads sections by name into `vm`; `vm` changes only if all of them load.
-[[nodiscard]] statewire::Result<void> load_vm(Vm& vm, const std::vector<SavedSection>& sections);
-// The trees of the VM's sections, as statewire::Section values.
-[[nodiscard]] statewire::Result<statewire::StateStream> vm_to_tree(const Vm& vm);
+// The registry of `vm`'s devices: sections uart, timer and nic (instance 0
+// each), in that order, typed "vm-uart", "vm-timer", "vm-nic". Saving and
+// loading the VM is saving and loading this registry; `vm` must outlive it.
+[[nodiscard]] statewire::Result<statewire::Registry> vm_registry(Vm& vm);
 // The VM's schemas, one DeviceSchema per device (QOM-like keys "vm-uart", ...).
 statewire::SchemaSet vm_schemas();
 

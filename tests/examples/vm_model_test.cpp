@@ -103,18 +103,25 @@ TEST(VmModel, EveryProperPrefixOfEachDeviceBodyIsRefused) {
 }
 
 TEST(VmModel, SampleSavesAndLoadsIntoFreshDevices) {
-  const Vm vm = make_sample_vm();
-  auto sections = save_vm(vm);
-  ASSERT_TRUE(sections) << sections.error().to_string();
-  ASSERT_EQ(sections->size(), 3u);
+  Vm vm = make_sample_vm();
+  auto reg = vm_registry(vm);
+  ASSERT_TRUE(reg) << reg.error().to_string();
+  auto stream = reg->save();
+  ASSERT_TRUE(stream) << stream.error().to_string();
+  ASSERT_EQ(stream->sections.size(), 3u);
   Vm fresh;
-  auto r = load_vm(fresh, *sections);
+  auto fresh_reg = vm_registry(fresh);
+  ASSERT_TRUE(fresh_reg);
+  auto r = fresh_reg->load(*stream);
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(fresh, vm);
 }
 
 TEST(VmModel, SampleSendsEverySubsectionAndTestGatedField) {
-  auto tree = vm_to_tree(make_sample_vm());
+  Vm vm = make_sample_vm();
+  auto reg = vm_registry(vm);
+  ASSERT_TRUE(reg);
+  auto tree = reg->save();
   ASSERT_TRUE(tree);
   ASSERT_EQ(tree->sections.size(), 3u);
   EXPECT_EQ(tree->sections[0].body.subsections.at(0).name, "uart/timeout");
