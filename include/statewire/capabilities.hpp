@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "statewire/framed.hpp"
+#include "statewire/compression.hpp"
 #include "statewire/result.hpp"
 
 namespace statewire {

@@ -15,7 +15,7 @@ namespace statewire {
 
 enum class Errc : std::uint8_t {
   truncated,           // input ended before a value was complete
-  limit_exceeded,      // a size, count or depth passed a DecodeLimits bound
+  limit_exceeded,      // a size, count, depth or memory budget passed a Limits bound
   bad_magic,           // not the format we were asked to read
   unsupported,         // valid input using a feature this build cannot handle
   unknown_section,     // the receiver has no description for a section

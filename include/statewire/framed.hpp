@@ -16,13 +16,12 @@
 #include "statewire/cursor.hpp"
 #include "statewire/result.hpp"
 #include "statewire/value.hpp"
-#include "statewire/vmstate_body.hpp"
+#include "statewire/compression.hpp"
+#include "statewire/limits.hpp"
 
 namespace statewire {
 
 inline constexpr std::uint16_t kFramedFormatVersion = 1;
-
-enum class Compression : std::uint8_t { none, zstd, lz4 };
 
 struct FramedHeader {
   std::string producer = "statewire";
@@ -49,7 +48,7 @@ struct FramedEncodeOptions {
 enum class UnknownSectionPolicy : std::uint8_t { refuse, skip };
 
 struct FramedDecodeOptions {
-  DecodeLimits limits;
+  Limits limits;
   // Whether the destination knows a section; unset means "knows every section".
   std::function<bool(const Section&)> known_section;
   // For unknown sections marked optional; unknown mandatory sections are always refused.

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "statewire/cursor.hpp"
+#include "statewire/limits.hpp"
 #include "statewire/result.hpp"
 #include "statewire/schema.hpp"
 #include "statewire/value.hpp"
@@ -96,7 +97,11 @@ struct QemuDecodeOptions {
   // cannot say, so the caller does.
   bool ram_block_page_size = false;
   bool ram_ignore_shared = false;
-  DecodeLimits limits;
+  Limits limits;
+  // The memory budget the decode charges for what it builds (shared with a
+  // caller that decodes more around it); null: one of its own, granted the
+  // input's size.
+  Budget* budget = nullptr;
   // Optional: fills `dst` with the input's bytes at `offset` (the same bytes
   // as the span, e.g. pread on the file behind a mapping) and returns how
   // many it read. RAM records are then parsed from a reused 1 MiB buffer

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "statewire/cursor.hpp"
+#include "statewire/limits.hpp"
 #include "statewire/result.hpp"
 #include "statewire/schema.hpp"
 #include "statewire/value.hpp"
@@ -31,13 +32,6 @@ namespace statewire {
 
 inline constexpr std::uint8_t kSubsectionMarker = 0x05;
 inline constexpr std::uint8_t kNullPointerMarker = 0x30;
-
-// Bounds on what untrusted input may make us allocate or recurse into.
-struct DecodeLimits {
-  std::size_t max_depth = 32;               // QEMU's descriptions nest 5 deep
-  std::uint64_t max_elements = 1u << 24;    // one array; far above any device's
-  std::uint64_t max_blob = 1ull << 30;      // one buffer or string: 1 GiB
-};
 
 // Decides a test-gated field when decoding without the program's objects: gets
 // the members decoded so far and the body version; nullopt means "cannot tell".
@@ -51,7 +45,10 @@ using CustomDecoder = std::function<Result<Value>(const Field&, Cursor&)>;
 using CustomDecoders = std::map<std::string, CustomDecoder, std::less<>>;
 
 struct BodyDecodeOptions {
-  DecodeLimits limits;
+  Limits limits;
+  // Charged for every value decoded; null: a budget of its own per call,
+  // granted the bytes the cursor holds.
+  Budget* budget = nullptr;
   const TestResolver* tests = nullptr;
   const CustomDecoders* custom = nullptr;
 };
