@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "statewire/limits.hpp"
 #include "statewire/result.hpp"
 #include "statewire/schema.hpp"
 
@@ -21,7 +22,7 @@ struct SchemaJsonOptions {
   bool extended = false;
 };
 
-[[nodiscard]] Result<SchemaSet> parse_schema_json(std::string_view json);
+[[nodiscard]] Result<SchemaSet> parse_schema_json(std::string_view json, const Limits& limits = {});
 [[nodiscard]] Result<SchemaSet> load_schema_file(const std::string& path);
 
 std::string to_schema_json(const SchemaSet& set, const SchemaJsonOptions& opt = {});

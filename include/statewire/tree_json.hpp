@@ -8,12 +8,16 @@
 //                  "subsections": [{"name": "serial/fifo", "version_id": 1,
 //                                   "fields": [...], "subsections": [...]}]}],
 //    "envelope": {"fields": [...]}}      (only when StateStream::envelope is not empty)
+// Names and strings that are not valid UTF-8 (any byte may arrive on the wire)
+// are written as hex under "n_hex", "name_hex" or, for a string value, "hex"
+// instead of "v", and read back to the same bytes.
 // Readers reject anything malformed with the JSON path of the bad element.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "statewire/limits.hpp"
 #include "statewire/result.hpp"
 #include "statewire/value.hpp"
 
@@ -26,7 +30,9 @@ struct TreeJsonOptions {
 std::string to_json(const StateStream& s, const TreeJsonOptions& opt = {});
 std::string to_json(const Struct& s, const TreeJsonOptions& opt = {});
 
-[[nodiscard]] Result<StateStream> stream_from_json(std::string_view json);
-[[nodiscard]] Result<Struct> struct_from_json(std::string_view json);
+// Readers check the document's nesting before parsing it (limits.hpp).
+[[nodiscard]] Result<StateStream> stream_from_json(std::string_view json,
+                                                   const Limits& limits = {});
+[[nodiscard]] Result<Struct> struct_from_json(std::string_view json, const Limits& limits = {});
 
 }  // namespace statewire

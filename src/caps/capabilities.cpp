@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/json_document.hpp"
+
 namespace statewire {
 
 CapabilitySet::CapabilitySet(std::vector<std::string> names) : names_(std::move(names)) {
@@ -85,8 +87,7 @@ CapabilitySet parse_capability_list(std::string_view text) {
 }
 
 Result<CapabilitySet> capabilities_from_json(std::string_view text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return fail(Errc::invalid_value, "capabilities: not valid JSON");
+  SW_TRY(j, detail::parse_json_document<nlohmann::json>(text, Limits{}, "capabilities"));
   if (j.is_null()) return CapabilitySet{};
   if (!j.is_object()) return fail(Errc::invalid_value, "capabilities: expected an object");
   auto it = j.find("capabilities");

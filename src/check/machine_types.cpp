@@ -9,6 +9,8 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "core/json_document.hpp"
 #include <sstream>
 
 namespace statewire {
@@ -70,8 +72,7 @@ const PropertyGate* MachineSet::find_gate(std::string_view device, GateTarget ta
 }
 
 Result<MachineSet> parse_machine_set_json(std::string_view text) {
-  Json root = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return bad("$", "not valid JSON");
+  SW_TRY(root, detail::parse_json_document<Json>(text, Limits{}, "machine types"));
   if (!root.is_object()) return bad("$", "expected an object with \"machines\" and \"gates\"");
   for (auto it = root.begin(); it != root.end(); ++it)
     if (it.key() != "machines" && it.key() != "gates")

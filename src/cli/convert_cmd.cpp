@@ -45,6 +45,14 @@ Result<StateStream> load_tree(const ConvertArgs& args, const MappedFile& file) {
     if (!f) return Unexpected(std::move(f.error()));
     return std::move(f->stream);
   }
+  if (!detect_codec(b)) {
+    // Neither magic nor a JSON object: say what was expected, not "bad JSON".
+    Error e = make_error(Errc::bad_magic,
+                         fmt::format("not a QEMU stream, framed file or JSON (first bytes: {:02x})",
+                                     fmt::join(b.first(std::min<std::size_t>(b.size(), 8)), " ")));
+    e.offset = 0;
+    return Unexpected(std::move(e.in_section(args.in)));
+  }
   std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
   auto tree = stream_from_json(text);
   if (!tree) return Unexpected(std::move(tree.error().in_section(args.in)));

@@ -46,7 +46,7 @@ Result<void> RamExtractor::on_ram_blocks(std::uint64_t, std::uint16_t,
     if (ftruncate(o.fd, static_cast<off_t>(b.used_length)) != 0)
       return io_fail("cannot size", o.path);
     o.size = b.used_length;
-    o.written.assign(b.used_length / 512 + 1, false);  // page size >= 512
+    o.written.clear();
   }
   last_ = nullptr;
   last_name_ = nullptr;
@@ -91,7 +91,7 @@ Result<void> RamExtractor::on_ram_record(const qemu::RamRecord& rec) {
   Out& o = *last_;
   const std::size_t page = static_cast<std::size_t>(rec.page_size);
   const std::size_t idx = rec.addr / page;
-  const bool had_data = idx < o.written.size() && o.written[idx];
+  const bool had_data = o.written.count(idx) != 0;
   if (kind == qemu::kRamZero && rec.fill == 0 && !had_data) return {};  // stays a hole
   if (pending_ != &o || pending_addr_ + buf_.size() != rec.addr || buf_.size() >= kBatch) {
     SW_CHECK(flush());
@@ -103,7 +103,10 @@ Result<void> RamExtractor::on_ram_record(const qemu::RamRecord& rec) {
   } else {
     buf_.insert(buf_.end(), page, rec.fill);
   }
-  if (idx < o.written.size()) o.written[idx] = !(kind == qemu::kRamZero && rec.fill == 0);
+  if (kind == qemu::kRamZero && rec.fill == 0)
+    o.written.erase(idx);
+  else
+    o.written.insert(idx);
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "statewire/qemu_stream.hpp"
@@ -29,7 +30,10 @@ class RamExtractor final : public qemu::QemuStreamVisitor {
     int fd = -1;
     std::string path;
     std::uint64_t size = 0;
-    std::vector<bool> written;  // pages that hold data (a later zero page must clear them)
+    // Pages that hold data (a later zero page must clear them). A set, not a
+    // bitmap sized to the block: a 5 KB stream may declare a 16 TiB block,
+    // so memory follows the records read, never the size declared.
+    std::unordered_set<std::uint64_t> written;
   };
   Result<void> flush();
   Result<Out*> block(const std::string& id);

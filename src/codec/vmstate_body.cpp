@@ -12,7 +12,9 @@ namespace {
 
 class BodyDecoder {
  public:
-  BodyDecoder(Cursor& cur, const BodyDecodeOptions& opt) : cur_(cur), opt_(opt) {}
+  BodyDecoder(Cursor& cur, const BodyDecodeOptions& opt)
+      : cur_(cur), opt_(opt), own_(opt.limits, cur.remaining()),
+        budget_(opt.budget ? *opt.budget : own_) {}
 
   Result<Struct> body(const Description& d, std::uint32_t version, std::size_t depth) {
     if (depth > opt_.limits.max_depth)
@@ -20,6 +22,7 @@ class BodyDecoder {
                                   fmt::format("descriptions nested deeper than {}",
                                               opt_.limits.max_depth)));
     Struct out;
+    SW_CHECK(charge(d.field_list().size() * member_cost(0), "a body's fields"));
     out.members.reserve(d.field_list().size());
     for (const Field& f : d.field_list()) {
       SW_TRY(present, is_present(f, out, version));
@@ -87,6 +90,9 @@ class BodyDecoder {
       return fail(cur_.error_here(Errc::truncated,
                                   fmt::format("need {} elements of {} bytes, {} bytes left", n,
                                               *w, cur_.remaining())));
+    // Elements of zero wire bytes pass the check above at any count: the
+    // budget pays for each element's node, so the count is bounded by memory.
+    SW_CHECK(charge(n * value_cost(), "an array's elements"));
     Array a;
     a.items.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, cur_.remaining() + 1)));
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -110,6 +116,7 @@ class BodyDecoder {
                                                 marker)));
       if (i >= opt_.limits.max_elements)
         return fail(cur_.error_here(Errc::limit_exceeded, "list longer than the element limit"));
+      SW_CHECK(charge(value_cost(), "a list element"));
       auto v = element(f, depth);
       if (!v) return fail(std::move(v.error().in_field(fmt::format("[{}]", i))));
       a.items.push_back(std::move(*v));
@@ -123,6 +130,7 @@ class BodyDecoder {
                                   fmt::format("buffer of {} bytes, limit {}", n,
                                               opt_.limits.max_blob)));
     SW_TRY(span, cur_.read_bytes(static_cast<std::size_t>(n)));
+    SW_CHECK(charge(n, "a buffer"));
     return Value(Blob{std::vector<std::uint8_t>(span.begin(), span.end())});
   }
 
@@ -168,6 +176,7 @@ class BodyDecoder {
           return fail(cur_.error_here(Errc::limit_exceeded,
                                       fmt::format("string of {} bytes", len)));
         SW_TRY(span, cur_.read_bytes(len));
+        SW_CHECK(charge(len, "a string"));
         return Value(std::string(reinterpret_cast<const char*>(span.data()), span.size()));
       }
       case FieldKind::structure: {
@@ -220,8 +229,14 @@ class BodyDecoder {
     }
   }
 
+  Result<void> charge(std::uint64_t bytes, const char* what) {
+    return budget_.charge(bytes, cur_.offset(), what);
+  }
+
   Cursor& cur_;
   const BodyDecodeOptions& opt_;
+  Budget own_;
+  Budget& budget_;
 };
 
 }  // namespace

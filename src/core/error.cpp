@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "statewire/text.hpp"
+
 namespace statewire {
 
 std::string_view errc_name(Errc code) noexcept {
@@ -30,7 +32,8 @@ std::string Error::to_string() const {
   if (!field_path.empty()) out += "field " + field_path + (offset ? " " : ": ");
   if (offset) out += fmt::format("at offset {:#x}: ", *offset);
   out += message;
-  return out;
+  // Names in errors come from the input: never hand a terminal raw control bytes.
+  return printable(out);
 }
 
 Error& Error::in_section(std::string_view name) {

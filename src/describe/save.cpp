@@ -35,8 +35,9 @@ class SaveVisitor : public VisitorBase {
     const std::size_t bytes = static_cast<std::size_t>(n) * W;
     unsigned char* d = ensure(bytes);
     if constexpr (W == 1) {
-      // bool is stored as 0/1, which is also its wire form.
-      std::memcpy(d, elems, bytes);
+      // bool is stored as 0/1, which is also its wire form. An empty array
+      // may have no storage at all (memcpy from null is undefined, even of 0).
+      if (bytes) std::memcpy(d, elems, bytes);
     } else {
       swap_copy<W>(d, elems, static_cast<std::size_t>(n));
     }
@@ -48,7 +49,7 @@ class SaveVisitor : public VisitorBase {
     const std::size_t bytes = static_cast<std::size_t>(n) * op.buf_size;
     unsigned char* d = ensure(bytes);
     if (op.stride == op.buf_size) {
-      std::memcpy(d, elems, bytes);
+      if (bytes) std::memcpy(d, elems, bytes);
     } else {
       for (std::size_t i = 0; i < n; ++i)
         std::memcpy(d + i * op.buf_size, elems + i * op.stride, op.buf_size);

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/json_document.hpp"
+
 namespace statewire {
 
 namespace {
@@ -19,7 +21,6 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 // QEMU dumps nest at most 5 deep; a hostile file must not overflow the stack.
-constexpr std::size_t kMaxDepth = 64;
 
 Unexpected bad(const std::string& path, const std::string& what) {
   Error e = make_error(Errc::schema_invalid, what);
@@ -47,9 +48,11 @@ Result<std::string> get_string(const Json& obj, const char* key, const std::stri
   return v->get<std::string>();
 }
 
-Result<Description> parse_desc(const Json& j, const std::string& path, std::size_t depth);
+Result<Description> parse_desc(const Json& j, const std::string& path, std::size_t depth,
+                               std::size_t max_depth);
 
-Result<Field> parse_field(const Json& j, const std::string& path, std::size_t depth) {
+Result<Field> parse_field(const Json& j, const std::string& path, std::size_t depth,
+                          std::size_t max_depth) {
   if (!j.is_object()) return bad(path, "expected a field object");
   Field f;
   SW_TRY(name, get_string(j, "field", path));
@@ -95,15 +98,20 @@ Result<Field> parse_field(const Json& j, const std::string& path, std::size_t de
   if (auto it = j.find("nullable"); it != j.end() && it->is_boolean()) f.nullable = it->get<bool>();
   if (auto it = j.find("list"); it != j.end() && it->is_boolean()) f.list = it->get<bool>();
   if (auto it = j.find("Description"); it != j.end()) {
-    SW_TRY(nested, parse_desc(*it, path + ".Description", depth + 1));
+    SW_TRY(nested, parse_desc(*it, path + ".Description", depth + 1, max_depth));
     f.nested = std::make_shared<const Description>(std::move(nested));
     if (j.find("type") == j.end()) f.kind = FieldKind::structure;
   }
   return f;
 }
 
-Result<Description> parse_desc(const Json& j, const std::string& path, std::size_t depth) {
-  if (depth > kMaxDepth) return bad(path, fmt::format("nested deeper than {}", kMaxDepth));
+Result<Description> parse_desc(const Json& j, const std::string& path, std::size_t depth,
+                               std::size_t max_depth) {
+  if (depth > max_depth) {
+    Error e = make_error(Errc::limit_exceeded, fmt::format("nested deeper than {}", max_depth));
+    e.field_path = path;
+    return fail(std::move(e));
+  }
   if (!j.is_object()) return bad(path, "expected a description object");
   Description d;
   SW_TRY(name, get_string(j, "name", path));
@@ -117,7 +125,7 @@ Result<Description> parse_desc(const Json& j, const std::string& path, std::size
     d.fields.emplace();
     d.fields->reserve(it->size());
     for (std::size_t i = 0; i < it->size(); ++i) {
-      SW_TRY(f, parse_field((*it)[i], fmt::format("{}.Fields[{}]", path, i), depth));
+      SW_TRY(f, parse_field((*it)[i], fmt::format("{}.Fields[{}]", path, i), depth, max_depth));
       d.fields->push_back(std::move(f));
     }
   }
@@ -126,7 +134,7 @@ Result<Description> parse_desc(const Json& j, const std::string& path, std::size
     d.subsections.emplace();
     for (std::size_t i = 0; i < it->size(); ++i) {
       const Json& sj = (*it)[i];
-      SW_TRY(sd, parse_desc(sj, fmt::format("{}.Subsections[{}]", path, i), depth + 1));
+      SW_TRY(sd, parse_desc(sj, fmt::format("{}.Subsections[{}]", path, i), depth + 1, max_depth));
       Subsection sub{std::move(sd), {}};
       if (auto nt = sj.find("needed"); nt != sj.end() && nt->is_string())
         sub.needed = nt->get<std::string>();
@@ -204,9 +212,8 @@ std::string qemu_layout(std::string text) {
 
 }  // namespace
 
-Result<SchemaSet> parse_schema_json(std::string_view text) {
-  Json root = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return bad("$", "not valid JSON");
+Result<SchemaSet> parse_schema_json(std::string_view text, const Limits& limits) {
+  SW_TRY(root, detail::parse_json_document<Json>(text, limits, "schema dump"));
   if (!root.is_object()) return bad("$", "expected a JSON object of devices");
   SchemaSet set;
   for (auto it = root.begin(); it != root.end(); ++it) {
@@ -227,7 +234,7 @@ Result<SchemaSet> parse_schema_json(std::string_view text) {
     SW_TRY(mv, get_u32(*it, "minimum_version_id", path));
     dev.minimum_version_id = mv;
     SW_TRY(dj, member(*it, "Description", path));
-    SW_TRY(desc, parse_desc(*dj, path + ".Description", 1));
+    SW_TRY(desc, parse_desc(*dj, path + ".Description", 1, limits.max_depth));
     dev.description = std::move(desc);
     set.devices.push_back(std::move(dev));
   }

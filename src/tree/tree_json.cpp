@@ -9,14 +9,15 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "core/json_document.hpp"
+#include "statewire/text.hpp"
+
 namespace statewire {
 
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Trees nest as deep as descriptions do (QEMU: 5); bound hostile input.
-constexpr std::size_t kMaxDepth = 64;
 
 std::string to_hex(const std::vector<std::uint8_t>& b) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -35,82 +36,189 @@ int hex_digit(char c) {
   return -1;
 }
 
-Json struct_json(const Struct& s);
+// Writes JSON text directly, in the layout nlohmann's dump() gives (the
+// format predates this writer): no DOM, so writing a tree takes the output's
+// size in memory, not several times the tree's.
+class JsonOut {
+ public:
+  JsonOut(std::string& out, int indent) : out_(out), indent_(indent) {}
 
-Json value_json(const Value& v) {
-  Json j;
-  j["t"] = kind_name(v.kind());
+  void begin(char c) {
+    out_ += c;
+    has_items_.push_back(false);
+  }
+  void end(char c) {
+    const bool had = has_items_.back();
+    has_items_.pop_back();
+    if (had && indent_ >= 0) newline();
+    out_ += c;
+  }
+  // Before each element of an array.
+  void next() {
+    if (has_items_.back()) out_ += ',';
+    has_items_.back() = true;
+    if (indent_ >= 0) newline();
+  }
+  void key(std::string_view k) {
+    next();
+    string(k);
+    out_ += indent_ >= 0 ? ": " : ":";
+  }
+  // A string known to be valid UTF-8, escaped as nlohmann does (ensure_ascii off).
+  void string(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out_ += '"';
+    for (char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\b': out_ += "\\b"; break;
+        case '\f': out_ += "\\f"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            out_ += "\\u00";
+            out_ += kHex[c >> 4];
+            out_ += kHex[c & 15];
+          } else {
+            out_ += ch;
+          }
+      }
+    }
+    out_ += '"';
+  }
+  void raw(std::string_view s) { out_ += s; }
+  template <class T>
+  void number(T x) {
+    fmt::format_to(std::back_inserter(out_), "{}", x);
+  }
+
+ private:
+  void newline() {
+    out_ += '\n';
+    out_.append(has_items_.size() * static_cast<std::size_t>(indent_), ' ');
+  }
+
+  std::string& out_;
+  int indent_;
+  std::vector<bool> has_items_;
+};
+
+// A name or string that is not valid UTF-8 (a stray byte on the wire) cannot
+// be a JSON string: it is written as hex under `key` + "_hex" ("n_hex",
+// "name_hex"), and read back to the same bytes.
+void name_member(JsonOut& w, std::string_view key, const std::string& name) {
+  if (is_valid_utf8(name)) {
+    w.key(key);
+    w.string(name);
+    return;
+  }
+  w.key(std::string(key) + "_hex");
+  w.string(to_hex(std::vector<std::uint8_t>(name.begin(), name.end())));
+}
+
+void write_struct_members(JsonOut& w, const Struct& s);
+
+// The members of a value object after "n": "t" and what the kind needs.
+void write_value_members(JsonOut& w, const Value& v) {
+  w.key("t");
+  w.string(kind_name(v.kind()));
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, Null>) {
         } else if constexpr (std::is_same_v<T, double>) {
-          j["v"] = std::isfinite(x) ? Json(x) : Json(nullptr);
-          j["bits"] = fmt::format("{:016x}", std::bit_cast<std::uint64_t>(x));
+          w.key("v");
+          w.raw(std::isfinite(x) ? Json(x).dump() : std::string("null"));
+          w.key("bits");
+          w.string(fmt::format("{:016x}", std::bit_cast<std::uint64_t>(x)));
         } else if constexpr (std::is_same_v<T, bool>) {
-          j["v"] = x;
+          w.key("v");
+          w.raw(x ? "true" : "false");
         } else if constexpr (std::is_integral_v<T>) {
+          w.key("v");
           if constexpr (std::is_signed_v<T>)
-            j["v"] = static_cast<std::int64_t>(x);
+            w.number(static_cast<std::int64_t>(x));
           else
-            j["v"] = static_cast<std::uint64_t>(x);
+            w.number(static_cast<std::uint64_t>(x));
         } else if constexpr (std::is_same_v<T, Blob>) {
-          j["v"] = to_hex(x.bytes);
+          w.key("v");
+          w.string(to_hex(x.bytes));
         } else if constexpr (std::is_same_v<T, std::string>) {
-          j["v"] = x;
+          if (is_valid_utf8(x)) {
+            w.key("v");
+            w.string(x);
+          } else {
+            w.key("hex");
+            w.string(to_hex(std::vector<std::uint8_t>(x.begin(), x.end())));
+          }
         } else if constexpr (std::is_same_v<T, Array>) {
-          if (x.layout == ArrayLayout::marker_list) j["layout"] = "marker_list";
-          Json items = Json::array();
-          for (const auto& it : x.items) items.push_back(value_json(it));
-          j["items"] = std::move(items);
+          if (x.layout == ArrayLayout::marker_list) {
+            w.key("layout");
+            w.string("marker_list");
+          }
+          w.key("items");
+          w.begin('[');
+          for (const auto& it : x.items) {
+            w.next();
+            w.begin('{');
+            write_value_members(w, it);
+            w.end('}');
+          }
+          w.end(']');
         } else if constexpr (std::is_same_v<T, Struct>) {
-          Json body = struct_json(x);
-          for (auto it = body.begin(); it != body.end(); ++it) j[it.key()] = std::move(it.value());
+          write_struct_members(w, x);
         }
       },
       v.v);
-  return j;
 }
 
-Json struct_json(const Struct& s) {
-  Json j;
-  Json fields = Json::array();
+// "fields" and, when there are any, "subsections".
+void write_struct_members(JsonOut& w, const Struct& s) {
+  w.key("fields");
+  w.begin('[');
   for (const auto& m : s.members) {
-    Json f;
-    f["n"] = m.name;
-    Json v = value_json(m.value);
-    for (auto it = v.begin(); it != v.end(); ++it) f[it.key()] = std::move(it.value());
-    fields.push_back(std::move(f));
+    w.next();
+    w.begin('{');
+    name_member(w, "n", m.name);
+    write_value_members(w, m.value);
+    w.end('}');
   }
-  j["fields"] = std::move(fields);
-  if (!s.subsections.empty()) {
-    Json subs = Json::array();
-    for (const auto& sub : s.subsections) {
-      Json sj;
-      sj["name"] = sub.name;
-      sj["version_id"] = sub.version_id;
-      Json body = struct_json(sub.body);
-      for (auto it = body.begin(); it != body.end(); ++it) sj[it.key()] = std::move(it.value());
-      subs.push_back(std::move(sj));
-    }
-    j["subsections"] = std::move(subs);
+  w.end(']');
+  if (s.subsections.empty()) return;
+  w.key("subsections");
+  w.begin('[');
+  for (const auto& sub : s.subsections) {
+    w.next();
+    w.begin('{');
+    name_member(w, "name", sub.name);
+    w.key("version_id");
+    w.number(sub.version_id);
+    write_struct_members(w, sub.body);
+    w.end('}');
   }
-  return j;
+  w.end(']');
 }
 
-Json section_json(const Section& s) {
-  Json j;
-  j["name"] = s.name;
-  j["instance_id"] = s.instance_id;
-  j["version_id"] = s.version_id;
+void write_section(JsonOut& w, const Section& s) {
+  w.begin('{');
+  name_member(w, "name", s.name);
+  w.key("instance_id");
+  w.number(s.instance_id);
+  w.key("version_id");
+  w.number(s.version_id);
   if (s.kind != SectionKind::full || s.section_id != 0) {
     static constexpr const char* kinds[] = {"full", "start", "part", "end"};
-    j["kind"] = kinds[static_cast<int>(s.kind)];
-    j["section_id"] = s.section_id;
+    w.key("kind");
+    w.string(kinds[static_cast<int>(s.kind)]);
+    w.key("section_id");
+    w.number(s.section_id);
   }
-  Json body = struct_json(s.body);
-  for (auto it = body.begin(); it != body.end(); ++it) j[it.key()] = std::move(it.value());
-  return j;
+  write_struct_members(w, s.body);
+  w.end('}');
 }
 
 Unexpected bad(const std::string& path, const std::string& what) {
@@ -144,16 +252,48 @@ Result<std::uint32_t> get_u32_member(const Json& j, const char* key, const std::
   return get_int<std::uint32_t>(*it, path + "." + key);
 }
 
+Result<std::vector<std::uint8_t>> from_hex(const std::string& s, const std::string& path) {
+  if (s.size() % 2) return bad(path, "odd number of hex digits");
+  std::vector<std::uint8_t> out(s.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return bad(path, fmt::format("bad hex digit near position {}", 2 * i));
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return out;
+}
+
+// A name as the writer gives it: `key` as a string, or `key`_hex for names
+// that are not valid UTF-8.
+Result<std::string> get_name_member(const Json& j, const char* key, const std::string& path) {
+  if (auto it = j.find(key); it != j.end() && it->is_string()) return it->get<std::string>();
+  const std::string hex_key = std::string(key) + "_hex";
+  if (auto it = j.find(hex_key); it != j.end() && it->is_string()) {
+    SW_TRY(bytes, from_hex(it->get_ref<const std::string&>(), path + "." + hex_key));
+    return std::string(bytes.begin(), bytes.end());
+  }
+  return bad(path, fmt::format("missing string \"{}\"", key));
+}
+
 Result<std::string> get_str_member(const Json& j, const char* key, const std::string& path) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return bad(path, fmt::format("missing string \"{}\"", key));
   return it->get<std::string>();
 }
 
-Result<Struct> parse_struct(const Json& j, const std::string& path, std::size_t depth);
+Result<Struct> parse_struct(const Json& j, const std::string& path, std::size_t depth,
+                            std::size_t max_depth);
 
-Result<Value> parse_value(const Json& j, const std::string& path, std::size_t depth) {
-  if (depth > kMaxDepth) return bad(path, fmt::format("nested deeper than {}", kMaxDepth));
+Unexpected too_deep(const std::string& path, std::size_t max_depth) {
+  Error e = make_error(Errc::limit_exceeded, fmt::format("nested deeper than {}", max_depth));
+  e.field_path = path;
+  return Unexpected(std::move(e));
+}
+
+// Depth counts tree levels as the framed reader does: one per array or struct.
+Result<Value> parse_value(const Json& j, const std::string& path, std::size_t depth,
+                          std::size_t max_depth) {
+  if (depth > max_depth) return too_deep(path, max_depth);
   if (!j.is_object()) return bad(path, "expected a value object");
   auto t = j.find("t");
   if (t == j.end() || !t->is_string()) return bad(path, "missing type \"t\"");
@@ -205,18 +345,15 @@ Result<Value> parse_value(const Json& j, const std::string& path, std::size_t de
   if (type == "blob") {
     SW_TRY(v, need_v());
     if (!v->is_string()) return bad(vpath, "expected a hex string");
-    const std::string& s = v->get_ref<const std::string&>();
-    if (s.size() % 2) return bad(vpath, "odd number of hex digits");
-    Blob blob;
-    blob.bytes.resize(s.size() / 2);
-    for (std::size_t i = 0; i < blob.bytes.size(); ++i) {
-      int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
-      if (hi < 0 || lo < 0) return bad(vpath, fmt::format("bad hex digit near position {}", 2 * i));
-      blob.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-    }
-    return Value(std::move(blob));
+    SW_TRY(bytes, from_hex(v->get_ref<const std::string&>(), vpath));
+    return Value(Blob{std::move(bytes)});
   }
   if (type == "string") {
+    if (auto h = j.find("hex"); h != j.end()) {
+      if (!h->is_string()) return bad(path + ".hex", "expected a hex string");
+      SW_TRY(bytes, from_hex(h->get_ref<const std::string&>(), path + ".hex"));
+      return Value(std::string(bytes.begin(), bytes.end()));
+    }
     SW_TRY(v, need_v());
     if (!v->is_string()) return bad(vpath, "expected a string");
     return Value(v->get<std::string>());
@@ -233,20 +370,21 @@ Result<Value> parse_value(const Json& j, const std::string& path, std::size_t de
     if (items == j.end() || !items->is_array()) return bad(path, "missing array \"items\"");
     a.items.reserve(items->size());
     for (std::size_t i = 0; i < items->size(); ++i) {
-      SW_TRY(item, parse_value((*items)[i], fmt::format("{}[{}]", path, i), depth + 1));
+      SW_TRY(item, parse_value((*items)[i], fmt::format("{}[{}]", path, i), depth + 1, max_depth));
       a.items.push_back(std::move(item));
     }
     return Value(std::move(a));
   }
   if (type == "struct") {
-    SW_TRY(s, parse_struct(j, path, depth + 1));
+    SW_TRY(s, parse_struct(j, path, depth + 1, max_depth));
     return Value(std::move(s));
   }
   return bad(path + ".t", fmt::format("unknown type \"{}\"", type));
 }
 
-Result<Struct> parse_struct(const Json& j, const std::string& path, std::size_t depth) {
-  if (depth > kMaxDepth) return bad(path, fmt::format("nested deeper than {}", kMaxDepth));
+Result<Struct> parse_struct(const Json& j, const std::string& path, std::size_t depth,
+                            std::size_t max_depth) {
+  if (depth > max_depth) return too_deep(path, max_depth);
   Struct s;
   auto fields = j.find("fields");
   if (fields == j.end() || !fields->is_array()) return bad(path, "missing array \"fields\"");
@@ -255,8 +393,8 @@ Result<Struct> parse_struct(const Json& j, const std::string& path, std::size_t 
     const Json& f = (*fields)[i];
     std::string fpath = fmt::format("{}.fields[{}]", path, i);
     if (!f.is_object()) return bad(fpath, "expected a field object");
-    SW_TRY(name, get_str_member(f, "n", fpath));
-    SW_TRY(v, parse_value(f, path + "." + name, depth + 1));
+    SW_TRY(name, get_name_member(f, "n", fpath));
+    SW_TRY(v, parse_value(f, path + "." + name, depth, max_depth));
     s.members.push_back({std::move(name), std::move(v)});
   }
   if (auto subs = j.find("subsections"); subs != j.end()) {
@@ -266,11 +404,11 @@ Result<Struct> parse_struct(const Json& j, const std::string& path, std::size_t 
       std::string spath = fmt::format("{}.subsections[{}]", path, i);
       if (!sj.is_object()) return bad(spath, "expected a subsection object");
       SubsectionState sub;
-      SW_TRY(name, get_str_member(sj, "name", spath));
+      SW_TRY(name, get_name_member(sj, "name", spath));
       sub.name = std::move(name);
       SW_TRY(ver, get_u32_member(sj, "version_id", spath));
       sub.version_id = ver;
-      SW_TRY(body, parse_struct(sj, spath, depth + 1));
+      SW_TRY(body, parse_struct(sj, spath, depth + 1, max_depth));
       sub.body = std::move(body);
       s.subsections.push_back(std::move(sub));
     }
@@ -278,30 +416,48 @@ Result<Struct> parse_struct(const Json& j, const std::string& path, std::size_t 
   return s;
 }
 
-Result<Json> parse_text(std::string_view text) {
-  Json root = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return bad("$", "not valid JSON");
+Result<Json> parse_text(std::string_view text, const Limits& limits) {
+  auto root = detail::parse_json_document<Json>(text, limits, "tree JSON");
+  if (!root) return fail(std::move(root.error().in_field("$")));
   return root;
 }
 
 }  // namespace
 
 std::string to_json(const StateStream& s, const TreeJsonOptions& opt) {
-  Json root;
-  Json secs = Json::array();
-  for (const auto& sec : s.sections) secs.push_back(section_json(sec));
-  root["sections"] = std::move(secs);
-  if (!s.envelope.members.empty() || !s.envelope.subsections.empty())
-    root["envelope"] = struct_json(s.envelope);
-  return root.dump(opt.indent) + "\n";
+  std::string out;
+  JsonOut w(out, opt.indent);
+  w.begin('{');
+  w.key("sections");
+  w.begin('[');
+  for (const auto& sec : s.sections) {
+    w.next();
+    write_section(w, sec);
+  }
+  w.end(']');
+  if (!s.envelope.members.empty() || !s.envelope.subsections.empty()) {
+    w.key("envelope");
+    w.begin('{');
+    write_struct_members(w, s.envelope);
+    w.end('}');
+  }
+  w.end('}');
+  out += '\n';
+  return out;
 }
 
 std::string to_json(const Struct& s, const TreeJsonOptions& opt) {
-  return struct_json(s).dump(opt.indent) + "\n";
+  std::string out;
+  JsonOut w(out, opt.indent);
+  w.begin('{');
+  write_struct_members(w, s);
+  w.end('}');
+  out += '\n';
+  return out;
 }
 
-Result<StateStream> stream_from_json(std::string_view text) {
-  SW_TRY(root, parse_text(text));
+Result<StateStream> stream_from_json(std::string_view text, const Limits& limits) {
+  SW_TRY(root, parse_text(text, limits));
   auto secs = root.find("sections");
   if (!root.is_object() || secs == root.end() || !secs->is_array())
     return bad("$", "expected {\"sections\": [...]}");
@@ -311,7 +467,7 @@ Result<StateStream> stream_from_json(std::string_view text) {
     std::string path = fmt::format("$.sections[{}]", i);
     if (!sj.is_object()) return bad(path, "expected a section object");
     Section sec;
-    SW_TRY(name, get_str_member(sj, "name", path));
+    SW_TRY(name, get_name_member(sj, "name", path));
     sec.name = std::move(name);
     SW_TRY(inst, get_u32_member(sj, "instance_id", path));
     sec.instance_id = inst;
@@ -326,21 +482,21 @@ Result<StateStream> stream_from_json(std::string_view text) {
       SW_TRY(id, get_u32_member(sj, "section_id", path));
       sec.section_id = id;
     }
-    SW_TRY(body, parse_struct(sj, sec.label(), 1));
+    SW_TRY(body, parse_struct(sj, sec.label(), 0, limits.max_depth));
     sec.body = std::move(body);
     out.sections.push_back(std::move(sec));
   }
   if (auto env = root.find("envelope"); env != root.end()) {
     if (!env->is_object()) return bad("$.envelope", "expected an object");
-    SW_TRY(body, parse_struct(*env, "$.envelope", 1));
+    SW_TRY(body, parse_struct(*env, "$.envelope", 0, limits.max_depth));
     out.envelope = std::move(body);
   }
   return out;
 }
 
-Result<Struct> struct_from_json(std::string_view text) {
-  SW_TRY(root, parse_text(text));
-  return parse_struct(root, "$", 0);
+Result<Struct> struct_from_json(std::string_view text, const Limits& limits) {
+  SW_TRY(root, parse_text(text, limits));
+  return parse_struct(root, "$", 0, limits.max_depth);
 }
 
 }  // namespace statewire

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <memory>
 #include <optional>
 
 #include "codec/framed/framed_layout.hpp"
@@ -21,8 +22,11 @@ namespace {
 
 using namespace framed;
 
-// A compressed record may not claim to expand past this (a zip bomb guard).
-constexpr std::uint64_t kMaxRawRecord = 1ull << 31;
+// LZ4's block format cannot expand one input byte to more than 255 output
+// bytes (a match length grows by 255 per extra length byte); a claim above
+// that is refused before anything is allocated.
+constexpr std::uint64_t kLz4MaxRatio = 255;
+constexpr std::uint64_t kLz4Slack = 64;
 
 Result<std::string> read_str(Cursor& c) {
   SW_TRY(len, c.read_le<std::uint16_t>());
@@ -39,7 +43,8 @@ Result<void> expect_consumed(const Cursor& c, std::string_view what) {
 
 class FramedReader {
  public:
-  FramedReader(ByteSpan in, const FramedDecodeOptions& opt) : in_(in), cur_(in), opt_(opt) {}
+  FramedReader(ByteSpan in, const FramedDecodeOptions& opt)
+      : in_(in), cur_(in), opt_(opt), budget_(opt.limits, in.size()) {}
 
   Result<FramedStream> read() {
     if (!is_framed(in_))
@@ -67,6 +72,12 @@ class FramedReader {
                                          type, crc, actual));
         e.offset = record_offset;
         if (type == kSection) e.section = peek_section_label(payload);
+        // A chunk belongs to the section before it: say which, so a user
+        // knows what state the damage is in.
+        if (type == kChunk && open_ && !out_.stream.sections.empty()) {
+          e.section = out_.stream.sections.back().label();
+          e.message = "memory chunk of this section: " + e.message;
+        }
         return fail(std::move(e));
       }
       if (!have_header && type != kHeader)
@@ -84,6 +95,7 @@ class FramedReader {
           SW_TRY(raw, unpack(payload, flags, record_offset));
           Cursor body = raw.empty() ? payload : Cursor(raw, payload.offset());
           SW_CHECK(chunk(body, record_offset));
+          budget_.refund(raw.size());
           break;
         }
         case kEnvelope: {
@@ -96,12 +108,14 @@ class FramedReader {
           auto done = expect_consumed(body, "the envelope");
           if (!done) return fail(std::move(done.error().in_section("envelope")));
           out_.stream.envelope = std::move(*env);
+          budget_.refund(raw.size());
           break;
         }
         case kSection: {
           SW_TRY(raw, unpack(payload, flags, record_offset));
           Cursor body = raw.empty() ? payload : Cursor(raw, payload.offset());
           SW_CHECK(section(body, flags, record_offset));
+          budget_.refund(raw.size());
           break;
         }
         case kEnd: {
@@ -175,33 +189,81 @@ class FramedReader {
       return fail(c.error_here(Errc::truncated, fmt::format("name table of {} entries", n)));
     for (std::uint32_t i = 0; i < n; ++i) {
       SW_TRY(name, read_str(c));
+      SW_CHECK(budget_.charge(sizeof(std::string) + name.size(), c.offset(), "a name table entry"));
       names_.push_back(std::move(name));
     }
     return expect_consumed(c, "a name table record");
   }
 
+  // A compressed payload: u32 raw_len + compressed bytes. The claimed length
+  // is believed only as far as data backs it: it must fit max_blob and the
+  // budget before anything is allocated, an LZ4 claim must be within what
+  // the compressed bytes can expand to, and zstd output goes into a buffer
+  // grown as output actually arrives. The raw bytes are input actually read:
+  // they are granted to the budget once they exist.
   Result<Bytes> unpack(const Cursor& payload, std::uint8_t flags, std::uint64_t record_offset) {
     if (!(flags & (kFlagZstd | kFlagLz4))) return Bytes{};
     Cursor c = payload;
     SW_TRY(raw_len, c.read_le<std::uint32_t>());
-    if (raw_len > kMaxRawRecord || raw_len > opt_.limits.max_blob)
-      return fail(at(record_offset, Errc::limit_exceeded,
-                     fmt::format("compressed record claims {} bytes", raw_len)));
     SW_TRY(packed, c.read_bytes(c.remaining()));
-    Bytes raw(raw_len);
-    if (flags & kFlagZstd) {
-      std::size_t n = ZSTD_decompress(raw.data(), raw.size(), packed.data(), packed.size());
-      if (ZSTD_isError(n) || n != raw_len)
-        return fail(at(record_offset, Errc::invalid_value,
-                       fmt::format("zstd payload does not decompress to {} bytes", raw_len)));
-    } else {
+    if (raw_len > opt_.limits.max_blob)
+      return fail(at(record_offset, Errc::limit_exceeded,
+                     fmt::format("compressed record claims {} bytes, limit {}", raw_len,
+                                 opt_.limits.max_blob)));
+    const bool lz4 = !(flags & kFlagZstd);
+    if (lz4 && raw_len > packed.size() * kLz4MaxRatio + kLz4Slack)
+      return fail(at(record_offset, Errc::invalid_value,
+                     fmt::format("lz4 record claims {} bytes, more than its {} compressed bytes "
+                                 "can hold",
+                                 raw_len, packed.size())));
+    SW_CHECK(budget_.charge(raw_len, record_offset, "a decompressed record"));
+    Bytes raw;
+    if (lz4) {
+      raw.resize(raw_len);
       int n = LZ4_decompress_safe(reinterpret_cast<const char*>(packed.data()),
                                   reinterpret_cast<char*>(raw.data()),
                                   static_cast<int>(packed.size()), static_cast<int>(raw.size()));
       if (n < 0 || static_cast<std::uint32_t>(n) != raw_len)
         return fail(at(record_offset, Errc::invalid_value,
                        fmt::format("lz4 payload does not decompress to {} bytes", raw_len)));
+    } else {
+      SW_TRY(out, unzstd(packed, raw_len, record_offset));
+      raw = std::move(out);
     }
+    budget_.grant_input(raw.size());
+    return raw;
+  }
+
+  Result<Bytes> unzstd(ByteSpan packed, std::uint32_t raw_len, std::uint64_t record_offset) {
+    auto bad = [&](std::string why) {
+      return fail(at(record_offset, Errc::invalid_value,
+                     fmt::format("zstd payload does not decompress to {} bytes: {}", raw_len, why)));
+    };
+    std::unique_ptr<ZSTD_DStream, std::size_t (*)(ZSTD_DStream*)> ds(ZSTD_createDStream(),
+                                                                     ZSTD_freeDStream);
+    if (!ds) return bad("no decompression context");
+    // Start small; double while output keeps coming, up to one byte past the
+    // claim (to notice output beyond it).
+    const std::uint64_t limit = std::uint64_t{raw_len} + 1;
+    Bytes raw(static_cast<std::size_t>(
+        std::min<std::uint64_t>(limit, std::max<std::uint64_t>(64u << 10, packed.size() * 8))));
+    ZSTD_inBuffer in{packed.data(), packed.size(), 0};
+    std::size_t produced = 0;
+    while (true) {
+      ZSTD_outBuffer out{raw.data(), raw.size(), produced};
+      const std::size_t ret = ZSTD_decompressStream(ds.get(), &out, &in);
+      produced = out.pos;
+      if (ZSTD_isError(ret)) return bad(ZSTD_getErrorName(ret));
+      if (produced > raw_len) return bad("more output than claimed");
+      if (ret == 0) break;  // the frame is complete
+      if (produced == raw.size())
+        raw.resize(static_cast<std::size_t>(std::min<std::uint64_t>(limit, raw.size() * 2)));
+      else if (in.pos == in.size)
+        return bad(fmt::format("the compressed bytes end after {} bytes of output", produced));
+    }
+    if (in.pos != in.size) return bad("bytes after the compressed frame");
+    if (produced != raw_len) return bad(fmt::format("{} bytes came out", produced));
+    raw.resize(produced);
     return raw;
   }
 
@@ -283,6 +345,9 @@ class FramedReader {
                                std::uint64_t{first} + n, arr.items.size(), it->total));
       return fail(std::move(e.in_field(name).in_section(sec.label())));
     }
+    if (auto paid = budget_.charge(std::uint64_t{n} * value_cost(), c.offset(), "a chunk's elements");
+        !paid)
+      return fail(std::move(paid.error().in_field(name).in_section(sec.label())));
     for (std::uint32_t i = 0; i < n; ++i) {
       auto v = value(c, 1);
       if (!v) {
@@ -329,6 +394,9 @@ class FramedReader {
         return fail(c.error_here(Errc::invalid_value,
                                  fmt::format("name index {} not in the name table ({} names)", idx,
                                              names_.size())));
+      // Each member holds its own copy of the name: charged per copy, so a
+      // long name shared by many members costs each time.
+      SW_CHECK(budget_.charge(member_cost(names_[idx].size()), c.offset(), "a member and its name"));
       chunked_total_.reset();
       auto v = value(c, depth);
       if (!v) return fail(std::move(v.error().in_field(names_[idx])));
@@ -342,6 +410,7 @@ class FramedReader {
     for (std::uint32_t i = 0; i < nsub; ++i) {
       SubsectionState sub;
       SW_TRY(name, read_str(c));
+      SW_CHECK(budget_.charge(sizeof(SubsectionState) + name.size(), c.offset(), "a subsection"));
       sub.name = std::move(name);
       SW_TRY(ver, c.read_le<std::uint32_t>());
       sub.version_id = ver;
@@ -399,11 +468,13 @@ class FramedReader {
       }
       case ValueKind::blob: {
         SW_TRY(span, p.read_bytes(len));
+        SW_CHECK(budget_.charge(len, p.offset(), "a blob"));
         v = Blob{std::vector<std::uint8_t>(span.begin(), span.end())};
         break;
       }
       case ValueKind::string: {
         SW_TRY(span, p.read_bytes(len));
+        SW_CHECK(budget_.charge(len, p.offset(), "a string"));
         v = std::string(reinterpret_cast<const char*>(span.data()), span.size());
         break;
       }
@@ -431,6 +502,7 @@ class FramedReader {
         if (n > opt_.limits.max_elements || n > p.remaining() / kValueTagSize)
           return fail(p.error_here(Errc::limit_exceeded,
                                    fmt::format("array of {} elements in {} bytes", n, p.remaining())));
+        SW_CHECK(budget_.charge(std::uint64_t{n} * value_cost(), p.offset(), "an array's elements"));
         a.items.reserve(n);
         for (std::uint32_t i = 0; i < n; ++i) {
           auto item = value(p, depth + 1);
@@ -467,6 +539,7 @@ class FramedReader {
   ByteSpan in_;
   Cursor cur_;
   const FramedDecodeOptions& opt_;
+  Budget budget_;
   struct Pending {
     std::uint32_t member;
     std::uint32_t total;

@@ -9,6 +9,7 @@
 // rendering by the trailer's type name). Sections without a trailer entry are
 // rendered from the tree alone in the same style.
 #include "statewire/qemu_analyze.hpp"
+#include "statewire/text.hpp"
 
 #include <fmt/format.h>
 
@@ -475,8 +476,8 @@ std::string report_text(const StreamReport& r) {
   auto out = std::back_inserter(s);
   fmt::format_to(out, "QEMU migration stream, format version {}, {} bytes\n", r.version, r.size);
   if (r.machine) {
-    fmt::format_to(out, "configuration: machine {}", *r.machine);
-    for (const auto& sub : r.configuration_subsections) fmt::format_to(out, ", {}", sub);
+    fmt::format_to(out, "configuration: machine {}", printable(*r.machine));
+    for (const auto& sub : r.configuration_subsections) fmt::format_to(out, ", {}", printable(sub));
     fmt::format_to(out, "\n");
   } else {
     fmt::format_to(out, "configuration: none\n");
@@ -498,7 +499,7 @@ std::string report_text(const StreamReport& r) {
   fmt::format_to(out, "  {:<32} {:>18} {:>10} {:>10} {:>10}\n", "block", "used_length", "zero",
                  "fill", "page");
   for (const auto& b : ram.blocks)
-    fmt::format_to(out, "  {:<32} {:>#18x} {:>10} {:>10} {:>10}\n", b.id, b.used_length,
+    fmt::format_to(out, "  {:<32} {:>#18x} {:>10} {:>10} {:>10}\n", printable(b.id), b.used_length,
                    b.zero_pages, b.fill_pages, b.full_pages);
   fmt::format_to(out,
                  "  pages by kind: zero {}, fill (non-zero byte) {}, full page {}; "
@@ -516,8 +517,9 @@ std::string report_text(const StreamReport& r) {
     ++by_source[m.source];
     fmt::format_to(out, "  {:>#10x} {:<5} {:>4} {:<36} {:>4} {:>4} {:>10} {:<10} {}\n",
                    m.header.offset, kinds[static_cast<int>(m.header.kind)], m.header.section_id,
-                   m.header.idstr, m.header.instance_id, m.header.version_id, m.body_size,
-                   schema_source_name(m.source), m.source == SchemaSource::opaque ? m.note : "");
+                   printable(m.header.idstr), m.header.instance_id, m.header.version_id, m.body_size,
+                   schema_source_name(m.source),
+                   m.source == SchemaSource::opaque ? printable(m.note) : std::string());
   }
   fmt::format_to(out, "\nschemas:");
   const char* sep = " ";

@@ -86,8 +86,10 @@ struct LiveSection {
 class Scanner {
  public:
   Scanner(ByteSpan bytes, QemuStreamVisitor& v, const QemuDecodeOptions& opt)
-      : bytes_(bytes), v_(v), opt_(opt), cur_(bytes) {
+      : bytes_(bytes), v_(v), opt_(opt), cur_(bytes), own_budget_(opt.limits, bytes.size()),
+        budget_(opt.budget ? *opt.budget : own_budget_) {
     body_opt_.limits = opt.limits;
+    body_opt_.budget = &budget_;
   }
 
   Result<void> run() {
@@ -317,6 +319,7 @@ class Scanner {
   struct Attempt {
     Struct body;
     std::uint64_t end = 0;
+    std::uint64_t charged = 0;  // to the budget, given back if the reading is dropped
   };
 
   // Decodes the body with `d`; with `end` known it must explain exactly those
@@ -326,6 +329,13 @@ class Scanner {
                                     const BodyDecodeOptions* with = nullptr) {
     std::uint64_t stop = end ? *end : bytes_.size();
     Cursor c(bytes_.subspan(h.body_offset, stop - h.body_offset), h.body_offset);
+    // A reading that is not kept gives back what it charged.
+    struct Refund {
+      Budget& b;
+      std::uint64_t before;
+      bool keep = false;
+      ~Refund() { if (!keep) b.refund(b.used() - before); }
+    } refund{budget_, budget_.used()};
     auto r = decode_body(d, c, h.version_id, with ? *with : body_opt_);
     if (!r) {
       why = r.error().to_string();
@@ -351,7 +361,8 @@ class Scanner {
         return std::nullopt;
       }
     }
-    return Attempt{std::move(*r), c.offset()};
+    refund.keep = true;
+    return Attempt{std::move(*r), c.offset(), budget_.used() - refund.before};
   }
 
   // A dump says only *that* a field has a test, not what it decides. With the
@@ -384,11 +395,15 @@ class Scanner {
       if (!seen.insert({used, mask & ((1u << used) - 1)}).second) continue;
       if (a) {
         ++matches;
-        if (!found) found = std::move(a);
+        if (!found)
+          found = std::move(a);
+        else
+          budget_.refund(a->charged);
       }
       if (calls == 0) break;  // no test-gated field: one reading
     }
     if (matches == 1) return found;
+    if (found) budget_.refund(found->charged);
     why = matches ? fmt::format("{} readings of its test-gated fields explain the bytes", matches)
                   : first_why;
     return std::nullopt;
@@ -460,6 +475,8 @@ class Scanner {
       Attempt a;
       a.end = *end;
       auto raw = bytes_.subspan(h.body_offset, *end - h.body_offset);
+      SW_CHECK(ctx(budget_.charge(raw.size() + member_cost(0), h.body_offset, "an opaque body"),
+                   label, ""));
       a.body.members.push_back(
           {std::string(keys::kOpaque), Value(Blob{std::vector<std::uint8_t>(raw.begin(), raw.end())})});
       got = std::move(a);
@@ -611,6 +628,8 @@ class Scanner {
   QemuStreamVisitor& v_;
   const QemuDecodeOptions& opt_;
   Cursor cur_;
+  Budget own_budget_;
+  Budget& budget_;
   BodyDecodeOptions body_opt_;
   std::optional<Trailer> trailer_;
   std::optional<bool> footers_;

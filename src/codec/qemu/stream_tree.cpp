@@ -23,6 +23,8 @@ Value blob_of(ByteSpan s) { return Value(Blob{std::vector<std::uint8_t>(s.begin(
 
 class TreeBuilder final : public QemuStreamVisitor {
  public:
+  explicit TreeBuilder(Budget& budget) : budget_(budget) {}
+
   Result<void> on_start(std::uint32_t version, const detail::Trailer*) override {
     version_ = version;
     return {};
@@ -31,7 +33,8 @@ class TreeBuilder final : public QemuStreamVisitor {
     config_ = body;
     return {};
   }
-  Result<void> on_command(std::uint16_t cmd, ByteSpan data, std::uint64_t) override {
+  Result<void> on_command(std::uint16_t cmd, ByteSpan data, std::uint64_t off) override {
+    SW_CHECK(charge(value_cost() + 3 * member_cost(0) + data.size(), off, "a command"));
     Struct c;
     c.members.push_back({"before", Value(static_cast<std::uint32_t>(out_.sections.size()))});
     c.members.push_back({"cmd", Value(cmd)});
@@ -52,6 +55,9 @@ class TreeBuilder final : public QemuStreamVisitor {
   }
   Result<void> on_ram_blocks(std::uint64_t total, std::uint16_t flags,
                              std::span<const RamBlock> blocks) override {
+    SW_CHECK(charge(value_cost() + 3 * member_cost(0) +
+                                blocks.size() * (value_cost() + 4 * member_cost(0)),
+                            0, "a RAM block list"));
     Struct r;
     r.members.push_back({"addr", Value(total)});
     r.members.push_back({"flags", Value(flags)});
@@ -69,6 +75,10 @@ class TreeBuilder final : public QemuStreamVisitor {
     return {};
   }
   Result<void> on_ram_record(const RamRecord& rec) override {
+    // Each record becomes a node of its own: a stream of nothing but zero
+    // pages (9 bytes each) is the tree's worst case per input byte.
+    SW_CHECK(charge(value_cost() + 4 * member_cost(0) + rec.data.size(), rec.stream_offset,
+                            "a RAM record"));
     Struct r;
     r.members.reserve(4);
     r.members.push_back({"addr", Value(rec.addr)});
@@ -111,6 +121,13 @@ class TreeBuilder final : public QemuStreamVisitor {
   }
 
  private:
+  Result<void> charge(std::uint64_t bytes, std::uint64_t offset, const char* what) {
+    auto r = budget_.charge(bytes, offset, what);
+    if (!r && !out_.sections.empty()) r.error().in_section(out_.sections.back().label());
+    return r;
+  }
+
+  Budget& budget_;
   StateStream out_;
   std::uint32_t version_ = kFileVersion;
   std::optional<Struct> config_;
@@ -239,8 +256,12 @@ std::uint8_t record_type(SectionKind k) {
 }  // namespace
 
 Result<StateStream> decode_qemu_stream(ByteSpan bytes, const QemuDecodeOptions& opt) {
-  TreeBuilder b;
-  SW_CHECK(scan_qemu_stream(bytes, b, opt));
+  // One budget for the records built here and the bodies the scanner decodes.
+  Budget own(opt.limits, bytes.size());
+  QemuDecodeOptions o = opt;
+  if (!o.budget) o.budget = &own;
+  TreeBuilder b(*o.budget);
+  SW_CHECK(scan_qemu_stream(bytes, b, o));
   return std::move(b).finish();
 }
 

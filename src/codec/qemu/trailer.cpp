@@ -7,12 +7,14 @@
 #include <cstring>
 #include <limits>
 
+#include "core/json_document.hpp"
+
 namespace statewire::qemu::detail {
 
 namespace {
 
 // QEMU's trailer nests as deep as its descriptions (5); bound hostile input.
-constexpr std::size_t kMaxDepth = 32;
+constexpr std::size_t kMaxDepth = Limits{}.max_depth;
 
 // Byte counts saturate here: no stream is that long, so a hostile trailer's
 // sum can neither wrap around nor match a real end.
@@ -181,9 +183,17 @@ Result<Trailer> parse_trailer(std::string_view json, std::uint64_t offset) {
   Trailer t;
   t.offset = offset;
   t.json = json;
-  t.root = Json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (t.root.is_discarded() || !t.root.is_object())
-    return bad(offset, "$", "not a JSON object");
+  auto root = statewire::detail::parse_json_document<Json>(json, Limits{}, "description trailer");
+  if (!root) {
+    Error e = std::move(root.error());
+    e.code = e.code == Errc::limit_exceeded ? e.code : Errc::schema_invalid;
+    // Offsets in the trailer's text become offsets in the stream (after 0x06 and the length).
+    e.offset = offset + 5 + e.offset.value_or(0);
+    e.field_path = "$";
+    return fail(std::move(e));
+  }
+  t.root = std::move(*root);
+  if (!t.root.is_object()) return bad(offset, "$", "not a JSON object");
   Converter c{t};
   if (auto ps = t.root.find("page_size"); ps != t.root.end() && ps->is_number_unsigned())
     t.page_size = ps->get<std::uint64_t>();

@@ -8,6 +8,7 @@
 #include "core/crc32c.hpp"
 #include "statewire/schema_json.hpp"
 #include "statewire/tree_diff.hpp"
+#include "statewire/vmstate_body.hpp"
 #include "test_util.hpp"
 
 namespace statewire {
