@@ -1,5 +1,5 @@
 // Fuzz target: the framed codec reader. Whatever decodes must re-encode and
-// decode to the same stream. Each input is tried twice: as it is, and with
+// decode to the same stream, and pass every other writer. Each input is tried twice: as it is, and with
 // every record's CRC recomputed, so mutations reach the parsers behind the
 // checksum instead of stopping at it.
 #include <cstdlib>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/crc32c.hpp"
+#include "fuzz_writers.hpp"
 #include "statewire/framed.hpp"
 
 namespace {
@@ -14,9 +15,8 @@ namespace {
 using namespace statewire;
 
 void check(ByteSpan in) {
+  // The CLI's limits (the defaults): what fuzzing proves is what users run.
   FramedDecodeOptions opt;
-  opt.limits.max_elements = 1 << 16;
-  opt.limits.max_blob = 1 << 24;
   auto r = decode_framed(in, opt);
   if (!r) return;
   FramedEncodeOptions enc;
@@ -25,6 +25,7 @@ void check(ByteSpan in) {
   if (!bytes) std::abort();
   auto again = decode_framed(*bytes, opt);
   if (!again || !(again->stream == r->stream)) std::abort();
+  fuzz::check_writers(r->stream);
 }
 
 std::vector<std::uint8_t> with_fixed_crcs(const std::uint8_t* data, std::size_t size) {

@@ -1,9 +1,10 @@
 // Fuzz target: the whole QEMU stream decoder (framing, configuration, RAM
 // records, trailer-driven device decoding) and analyze's state JSON. Whatever
-// decodes must re-encode to exactly the input.
+// decodes must re-encode to exactly the input, and pass every other writer.
 #include <algorithm>
 #include <cstdlib>
 
+#include "fuzz_writers.hpp"
 #include "statewire/qemu_analyze.hpp"
 #include "statewire/qemu_stream.hpp"
 
@@ -17,5 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!tree) return 0;
   auto out = qemu::encode_qemu_stream(*tree);
   if (!out || out->size() != size || !std::equal(out->begin(), out->end(), data)) std::abort();
+  fuzz::check_writers(*tree);
   return 0;
 }

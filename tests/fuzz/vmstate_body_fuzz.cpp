@@ -10,10 +10,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const Description d = fuzz::fuzz_description();
   Cursor cur(ByteSpan(data, size));
   std::uint32_t version = size ? 1 + (data[0] & 1) : 1;
-  DecodeLimits limits;
-  limits.max_elements = 1 << 16;
-  BodyDecodeOptions opt;
-  opt.limits = limits;
+  BodyDecodeOptions opt;  // the CLI's limits (the defaults)
   auto r = decode_body(d, cur, version, opt);
   if (!r) return 0;
   ByteWriter w;
