@@ -14,6 +14,7 @@
 #include "cli/qemu_options.hpp"
 #include "cli/ram_extract.hpp"
 #include "statewire/qemu_analyze.hpp"
+#include "statewire/text.hpp"
 
 namespace statewire::cli {
 
@@ -60,7 +61,7 @@ void run_analyze(const AnalyzeArgs& args) {
   }
   if (!opt.state_json) fmt::print("{}", qemu::report_text(r->report));
   if (extract)
-    for (const auto& p : extract->written()) fmt::print(stderr, "wrote {}\n", p);
+    for (const auto& p : extract->written()) fmt::print(stderr, "wrote {}\n", printable(p));
 }
 
 }  // namespace
