@@ -56,8 +56,8 @@ class TreeBuilder final : public QemuStreamVisitor {
   Result<void> on_ram_blocks(std::uint64_t total, std::uint16_t flags,
                              std::span<const RamBlock> blocks) override {
     SW_CHECK(charge(value_cost() + 3 * member_cost(0) +
-                                blocks.size() * (value_cost() + 4 * member_cost(0)),
-                            0, "a RAM block list"));
+                        blocks.size() * (value_cost() + 4 * member_cost(0)),
+                    0, "a RAM block list"));
     Struct r;
     r.members.push_back({"addr", Value(total)});
     r.members.push_back({"flags", Value(flags)});
@@ -78,7 +78,7 @@ class TreeBuilder final : public QemuStreamVisitor {
     // Each record becomes a node of its own: a stream of nothing but zero
     // pages (9 bytes each) is the tree's worst case per input byte.
     SW_CHECK(charge(value_cost() + 4 * member_cost(0) + rec.data.size(), rec.stream_offset,
-                            "a RAM record"));
+                    "a RAM record"));
     Struct r;
     r.members.reserve(4);
     r.members.push_back({"addr", Value(rec.addr)});
