@@ -7,12 +7,13 @@
 # out-of-memory fails the script; the input is kept under
 # build-fuzz/findings/<target>/ (check it in as a regression test).
 # Usage: scripts/fuzz-ci.sh [SECONDS] [TARGET...]
-#   STATEWIRE_CORPUS: the QEMU corpus directory (default ../shared/corpus/qemu-7.2)
+#   STATEWIRE_CORPUS: the QEMU corpus directory (default: the build's unpacked
+#   copy of tests/data/qemu-7.2, build-fuzz/corpus/qemu-7.2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
-corpus="${STATEWIRE_CORPUS:-../shared/corpus/qemu-7.2}"
+corpus="${STATEWIRE_CORPUS:-build-fuzz/corpus/qemu-7.2}"
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   for f in tests/fuzz/*_fuzz.cpp; do targets+=("$(basename "$f" .cpp)"); done
