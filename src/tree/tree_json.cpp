@@ -275,12 +275,6 @@ Result<std::string> get_name_member(const Json& j, const char* key, const std::s
   return bad(path, fmt::format("missing string \"{}\"", key));
 }
 
-Result<std::string> get_str_member(const Json& j, const char* key, const std::string& path) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return bad(path, fmt::format("missing string \"{}\"", key));
-  return it->get<std::string>();
-}
-
 Result<Struct> parse_struct(const Json& j, const std::string& path, std::size_t depth,
                             std::size_t max_depth);
 
