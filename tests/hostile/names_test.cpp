@@ -99,7 +99,7 @@ TEST(HostileNames, CorpusStreamWithAByteFlippedInTheMachineNameConvertsLosslessl
   r = testing::run(testing::cli() + " analyze " + d + "/f.swf --format json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_TRUE(is_valid_utf8(r.out));
-  EXPECT_NO_THROW((void)nlohmann::json::parse(r.out));
+  EXPECT_TRUE(nlohmann::json::accept(r.out)) << r.out;
 }
 
 TEST(HostileNames, PrintableEscapesControlBytesAndInvalidUtf8) {
