@@ -20,7 +20,7 @@ if ((${#targets[@]} == 0)); then
 fi
 
 cmake --preset libfuzzer >/dev/null
-cmake --build --preset libfuzzer -j "$(nproc)"
+cmake --build build-fuzz -j "$(nproc)" --target statewire_corpus "${targets[@]}"
 
 failed=()
 for t in "${targets[@]}"; do
