@@ -44,7 +44,7 @@ std::string gate_token(const Field& f) {
 }
 
 void flatten(const Field& f, std::vector<std::string>& out, const std::string& gate) {
-  bool single = f.count.mode == Count::Mode::single && !f.list && !f.nullable;
+  bool single = f.count.mode == Count::Mode::single && !f.list && !f.nullable && !f.gtree;
   if (f.nested && single) {
     for (const auto& g : f.nested->field_list()) flatten(g, out, g.has_test() ? "t" : gate);
     for (const auto& sub : f.nested->subsection_list())

@@ -60,6 +60,8 @@ Json value_json(const Value& v) {
           j["v"] = x;
         } else if constexpr (std::is_same_v<T, Array>) {
           if (x.layout == ArrayLayout::marker_list) j["layout"] = "marker_list";
+          if (x.layout == ArrayLayout::gtree) j["layout"] = "gtree";
+          if (!x.markers.empty()) j["markers"] = x.markers;
           Json items = Json::array();
           for (const auto& it : x.items) items.push_back(value_json(it));
           j["items"] = std::move(items);
@@ -226,11 +228,23 @@ Result<Value> parse_value(const Json& j, const std::string& path, std::size_t de
     if (auto l = j.find("layout"); l != j.end()) {
       if (*l == "marker_list")
         a.layout = ArrayLayout::marker_list;
+      else if (*l == "gtree")
+        a.layout = ArrayLayout::gtree;
       else if (*l != "plain")
-        return bad(path + ".layout", "expected \"plain\" or \"marker_list\"");
+        return bad(path + ".layout", "expected \"plain\", \"marker_list\" or \"gtree\"");
     }
     auto items = j.find("items");
     if (items == j.end() || !items->is_array()) return bad(path, "missing array \"items\"");
+    if (auto m = j.find("markers"); m != j.end()) {
+      // A list's own marker bytes: one per item, never 0x00 (that ends the list).
+      if (!m->is_array() || m->size() != items->size())
+        return bad(path + ".markers", "expected one marker byte per item");
+      for (const Json& b : *m) {
+        if (!b.is_number_unsigned() || b.get<std::uint64_t>() == 0 || b.get<std::uint64_t>() > 255)
+          return bad(path + ".markers", "expected bytes 1 to 255");
+        a.markers.push_back(static_cast<std::uint8_t>(b.get<std::uint64_t>()));
+      }
+    }
     a.items.reserve(items->size());
     for (std::size_t i = 0; i < items->size(); ++i) {
       SW_TRY(item, parse_value((*items)[i], fmt::format("{}[{}]", path, i), depth + 1));

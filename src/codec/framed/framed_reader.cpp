@@ -414,7 +414,7 @@ class FramedReader {
         SW_TRY(layout_byte, p.read_u8());
         const bool is_chunked = layout_byte & kChunkedLayoutBit;
         const std::uint8_t layout = layout_byte & ~kChunkedLayoutBit;
-        if (layout > static_cast<std::uint8_t>(ArrayLayout::marker_list))
+        if (layout > static_cast<std::uint8_t>(ArrayLayout::gtree))
           return fail(p.error_here(Errc::invalid_value, fmt::format("array layout {}", layout)));
         a.layout = static_cast<ArrayLayout>(layout);
         SW_TRY(n, p.read_le<std::uint32_t>());

@@ -190,6 +190,11 @@ class FramedWriter {
       w.put_le<std::uint32_t>(idx);
       if (const Array* a = top ? chunked(m.value) : nullptr) {
         // Placeholder: layout with the chunked bit, the element count, no items.
+        if (!a->markers.empty())
+          return fail(std::move(make_error(Errc::unsupported,
+                                           "list marker bytes other than 0x01 cannot be "
+                                           "carried by the framed format")
+                                    .in_field(m.name)));
         w.put_u8(static_cast<std::uint8_t>(ValueKind::array));
         w.put_le<std::uint32_t>(5);
         w.put_u8(static_cast<std::uint8_t>(a->layout) | kChunkedLayoutBit);
@@ -255,6 +260,9 @@ class FramedWriter {
           } else if constexpr (std::is_same_v<T, std::string>) {
             w.put_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(x.data()), x.size()));
           } else if constexpr (std::is_same_v<T, Array>) {
+            if (!x.markers.empty())  // the framed layout has no place for them
+              return fail(Errc::unsupported,
+                          "list marker bytes other than 0x01 cannot be carried by the framed format");
             w.put_u8(static_cast<std::uint8_t>(x.layout));
             w.put_le<std::uint32_t>(static_cast<std::uint32_t>(x.items.size()));
             for (std::size_t i = 0; i < x.items.size(); ++i) {

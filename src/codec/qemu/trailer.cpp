@@ -129,6 +129,20 @@ struct Converter {
       f.count = Count::single();
       return f;
     }
+    // A NULL element of an array of pointers is the marker byte alone. QEMU
+    // 7.2 describes it with the field's own type and an empty "struct"; newer
+    // QEMUs name it "nullptr" (a run of n NULLs: array_len n). An array
+    // described once for all its elements says only whether the first is NULL.
+    const bool empty_struct = type == "struct" && size == 1 && fj.contains("struct") &&
+                              fj.at("struct").is_object() &&
+                              !fj.at("struct").contains("vmsd_name");
+    if (type == "nullptr" || empty_struct) {
+      f.kind = FieldKind::opaque;
+      f.size = 1;
+      f.nullable = true;
+      f.null_elements.assign(type == "nullptr" ? n : 1, true);
+      return f;
+    }
     if (type == "struct" || type == "tmp" || type == "vstruct") {
       const Json* inner = &fj;
       if (type == "struct") {
