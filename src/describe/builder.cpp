@@ -30,6 +30,7 @@ ElemKind unsigned_of_width(std::size_t w) {
 
 void add_op(Program& p, Op op, Field f) {
   p.plans.reset();  // the layout changes: plans are rebuilt on next use
+  op.special = op.pointer || op.list || op.map || op.tmp;
   const std::size_t w = elem_width(op.kind);
   if (w && !op.varray && !op.vec && op.test < 0 && !op.equal && !op.pointer)
     p.plain_size += static_cast<std::uint32_t>(w * op.count);

@@ -216,7 +216,7 @@ template <class V>
       elems = op.vec->data(elems);
     }
   }
-  if (op.pointer || op.list || op.tmp || op.map) [[unlikely]]
+  if (op.special) [[unlikely]]
     return walk_special(op, f, obj, elems, n, v);
   return dispatch(op, f, elems, n, v);
 }

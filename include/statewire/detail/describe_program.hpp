@@ -105,6 +105,7 @@ struct Op {
   std::int64_t struct_version = -1;     // VSTRUCT: nested body at this version
   bool equal = false;                   // _EQUAL: load checks, never stores
   bool pointer = false;                 // each element is a raw pointer to it
+  bool special = false;                 // pointer, list, map or tmp: one test in the walk
   const VectorOps* vec = nullptr;       // elements live in a std::vector member
   const ListOps* list = nullptr;        // a marker-delimited list of structs
   const MapOps* map = nullptr;          // a GTree: nested describes the values
