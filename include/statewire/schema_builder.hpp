@@ -2,14 +2,16 @@
 // tools, peers without C++ types) as briefly as a native description.
 //
 //   auto entry = SchemaBuilder("entry", 1, 1).scalar("addr", FieldKind::u64).build();
+//   FieldOptions v3;
+//   v3.since = 3;
 //   auto dev = SchemaBuilder("dev", 3, 1)
 //       .scalar("ctrl", FieldKind::u32)
-//       .scalar("late", FieldKind::u16, {.since = 3})
+//       .scalar("late", FieldKind::u16, v3)
 //       .array("regs", FieldKind::u32, 4)
 //       .scalar("n", FieldKind::u8)
 //       .varray("filters", FieldKind::u16, "n", 16)
 //       .buffer("mac", 6)
-//       .structure("ring", *entry, {.count = 8})
+//       .structure("ring", *entry)
 //       .list("queue", *entry)
 //       .pointers("slots", FieldKind::u32, 4)        // NULL elements: marker 0x30
 //       .unused(3)

@@ -102,11 +102,11 @@ Struct sample(bool with_gated) {
                {"mac", Blob{{0x52, 0x54, 0, 0x12, 0x34, 0x56}}},
                {"unused", Blob{{0, 0, 0}}},
                {"label", std::string("eth0")},
-               {"regs", Array{ArrayLayout::plain, {std::uint32_t{1}, std::uint32_t{2}, std::uint32_t{3}, std::uint32_t{4}}}},
+               {"regs", Array{ArrayLayout::plain, {std::uint32_t{1}, std::uint32_t{2}, std::uint32_t{3}, std::uint32_t{4}}, {}}},
                {"nfilters", std::uint8_t{2}},
-               {"filters", Array{ArrayLayout::plain, {Blob{{1, 2, 3, 4, 5, 6}}, Blob{{6, 5, 4, 3, 2, 1}}}}},
-               {"ring", Array{ArrayLayout::plain, {entry(0x1000, 64), entry(0x2000, 1500)}}},
-               {"queue", Array{ArrayLayout::marker_list, {entry(7, 8)}}},
+               {"filters", Array{ArrayLayout::plain, {Blob{{1, 2, 3, 4, 5, 6}}, Blob{{6, 5, 4, 3, 2, 1}}}, {}}},
+               {"ring", Array{ArrayLayout::plain, {entry(0x1000, 64), entry(0x2000, 1500)}, {}}},
+               {"queue", Array{ArrayLayout::marker_list, {entry(7, 8)}, {}}},
                {"since3", std::uint16_t{33}}};
   if (with_gated) s.members.push_back({"gated", std::uint32_t{99}});
   SubsectionState sub{"dev/extra", 2, {}};

@@ -8,6 +8,14 @@
 namespace statewire {
 namespace {
 
+// One option set, without designated initializers (GCC 12 -Wextra warns
+// about the members left out).
+FieldOptions since_version(std::uint32_t v) {
+  FieldOptions o;
+  o.since = v;
+  return o;
+}
+
 TEST(SchemaBuilder, BuildsADescriptionThatDecodesEveryConstruct) {
   auto pair = SchemaBuilder("pair", 1, 1)
                   .scalar("x", FieldKind::u16)
@@ -25,7 +33,7 @@ TEST(SchemaBuilder, BuildsADescriptionThatDecodesEveryConstruct) {
                .structure("s", *pair)
                .list("q", *pair)
                .pointers("p", FieldKind::u32, 2)
-               .scalar("late", FieldKind::u8, {.since = 2})
+               .scalar("late", FieldKind::u8, since_version(2))
                .subsection(*extra, "dev_extra_needed")
                .build();
   ASSERT_TRUE(d) << d.error().to_string();
@@ -63,7 +71,7 @@ TEST(SchemaBuilder, RefusesWhatNoStreamCouldFollow) {
   auto sub = SchemaBuilder("other/x", 1, 1).build();
   auto bad_sub = SchemaBuilder("d", 1, 1).subsection(*sub, "n").build();
   ASSERT_FALSE(bad_sub);
-  auto late = SchemaBuilder("d", 1, 1).scalar("x", FieldKind::u8, {.since = 2}).build();
+  auto late = SchemaBuilder("d", 1, 1).scalar("x", FieldKind::u8, since_version(2)).build();
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().field_path, "x");
 }

@@ -32,9 +32,9 @@ StateStream every_kind() {
   body.members.push_back({"unused", Blob{{0, 1, 2, 0xfe, 0xff}}});
   body.members.push_back({"unused", Blob{}});
   body.members.push_back({"name", std::string("eth0 \"q\"")});
-  body.members.push_back({"regs", Array{ArrayLayout::plain, {std::uint32_t{1}, std::uint32_t{2}}}});
-  body.members.push_back({"ring", Array{ArrayLayout::marker_list, {inner, inner}}});
-  body.members.push_back({"ptrs", Array{ArrayLayout::plain, {Null{}, inner}}});
+  body.members.push_back({"regs", Array{ArrayLayout::plain, {std::uint32_t{1}, std::uint32_t{2}}, {}}});
+  body.members.push_back({"ring", Array{ArrayLayout::marker_list, {inner, inner}, {}}});
+  body.members.push_back({"ptrs", Array{ArrayLayout::plain, {Null{}, inner}, {}}});
   body.members.push_back({"nested", inner});
   SubsectionState sub{"dev/extra", 2, {}};
   sub.body.members.push_back({"x", std::int32_t{-5}});
