@@ -73,6 +73,11 @@ struct AnalyzeResult {
 [[nodiscard]] Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes,
                                                         const AnalyzeOptions& opt = {},
                                                         QemuStreamVisitor* tee = nullptr);
+// The same from a source (a pipe, standard input), section at a time in
+// bounded memory; the report's size is the bytes read.
+[[nodiscard]] Result<AnalyzeResult> analyze_qemu_stream(ByteSource& source,
+                                                        const AnalyzeOptions& opt = {},
+                                                        QemuStreamVisitor* tee = nullptr);
 
 // The readable summary `statewire analyze` prints.
 std::string report_text(const StreamReport& r);

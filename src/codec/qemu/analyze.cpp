@@ -337,6 +337,11 @@ class Analyzer final : public QemuStreamVisitor {
     if (tee_) SW_CHECK(tee_->on_start(version, trailer));
     return {};
   }
+  Result<void> on_description(const detail::Trailer& trailer) override {
+    trailer_ = &trailer;
+    if (tee_) SW_CHECK(tee_->on_description(trailer));
+    return {};
+  }
   Result<void> on_configuration(const Struct& body, std::uint64_t off) override {
     if (const Value* n = body.find("name"); n && n->get_if<Blob>()) {
       const auto& b = n->get_if<Blob>()->bytes;
@@ -466,6 +471,18 @@ Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes, const AnalyzeOptions& 
   AnalyzeResult out;
   out.report = std::move(a.report);
   out.report.size = bytes.size();
+  if (opt.state_json) out.state_json = a.finish_state();
+  return out;
+}
+
+Result<AnalyzeResult> analyze_qemu_stream(ByteSource& source, const AnalyzeOptions& opt,
+                                          QemuStreamVisitor* tee) {
+  Analyzer a(opt, tee);
+  QemuStreamReader reader(source, opt.decode);
+  SW_CHECK(reader.run(a));
+  AnalyzeResult out;
+  out.report = std::move(a.report);
+  out.report.size = reader.offset();
   if (opt.state_json) out.state_json = a.finish_state();
   return out;
 }
