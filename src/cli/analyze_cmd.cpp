@@ -5,7 +5,11 @@
 // `--dump state`; --extract-ram: one file per RAM block under DIR.
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <memory>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/framed_summary.hpp"
@@ -13,6 +17,7 @@
 #include "cli/mapped_file.hpp"
 #include "cli/qemu_options.hpp"
 #include "cli/ram_extract.hpp"
+#include "cli/stream_input.hpp"
 #include "statewire/qemu_analyze.hpp"
 
 namespace statewire::cli {
@@ -31,19 +36,43 @@ struct AnalyzeArgs {
   QemuSchemaArgs schema;
 };
 
+bool regular_file(const std::string& path) {
+  struct stat st {};
+  return path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 void run_analyze(const AnalyzeArgs& args) {
-  auto file = MappedFile::open(args.path);
-  if (!file) return report(file.error());
-  if (is_framed(file->bytes())) return print_framed_summary(file->bytes(), args.format);
+  // A regular file is mapped; anything else (standard input, a pipe) is read
+  // section at a time as it arrives, never spooled.
+  std::optional<MappedFile> file;
+  std::unique_ptr<StreamInput> in;
+  if (regular_file(args.path)) {
+    auto f = MappedFile::open(args.path);
+    if (!f) return report(f.error());
+    file.emplace(std::move(*f));
+    if (is_framed(file->bytes())) return print_framed_summary(file->bytes(), args.format);
+  } else {
+    auto i = StreamInput::open(args.path);
+    if (!i) return report(i.error());
+    in = std::move(*i);
+    auto head = in->peek(8);
+    if (!head) return report(head.error());
+    if (is_framed(*head)) {
+      auto all = in->read_all();
+      if (!all) return report(all.error());
+      return print_framed_summary(*all, args.format);
+    }
+  }
   qemu::AnalyzeOptions opt;
   auto decode = make_decode_options(args.schema);
   if (!decode) return report(decode.error());
   opt.decode = std::move(decode->options);
-  const MappedFile& f = *file;
-  if (f.bytes().size() >= kBulkReadFrom)
+  if (file && file->bytes().size() >= kBulkReadFrom) {
+    const MappedFile& f = *file;
     opt.decode.bulk_read = [&f](std::uint64_t off, std::span<std::uint8_t> dst) {
       return f.read_at(off, dst);
     };
+  }
   // A schema that consumes exactly a section's bytes explains it; the
   // re-encode check is for convert, which must write the same bytes back.
   opt.decode.verify_reencode = false;
@@ -52,7 +81,8 @@ void run_analyze(const AnalyzeArgs& args) {
     opt.state_sink = [](std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); };
   std::optional<RamExtractor> extract;
   if (!args.extract_dir.empty()) extract.emplace(args.extract_dir);
-  auto r = qemu::analyze_qemu_stream(file->bytes(), opt, extract ? &*extract : nullptr);
+  auto r = file ? qemu::analyze_qemu_stream(file->bytes(), opt, extract ? &*extract : nullptr)
+                : qemu::analyze_qemu_stream(*in, opt, extract ? &*extract : nullptr);
   if (!r) return report(r.error());
   if (extract) {
     auto done = extract->finish();

@@ -12,6 +12,8 @@
 #include "cli/io.hpp"
 #include "cli/mapped_file.hpp"
 #include "cli/qemu_options.hpp"
+#include "cli/stream_convert.hpp"
+#include "cli/stream_input.hpp"
 #include "statewire/capabilities.hpp"
 #include "statewire/codec.hpp"
 #include "statewire/framed.hpp"
@@ -74,17 +76,9 @@ Result<std::map<std::string, std::uint64_t, std::less<>>> qemu_fingerprints(cons
   return std::move(c.fingerprints);
 }
 
-void run_convert(const ConvertArgs& args) {
-  // Opened once: standard input can be read only once.
-  auto file = MappedFile::open(args.in);
-  if (!file) return report(file.error());
-  auto tree = load_tree(args, *file);
-  if (!tree) return report(tree.error());
-  if (args.to == "json") {
-    auto w = write_file(args.out, to_json(*tree));
-    if (!w) return report(w.error());
-    return;
-  }
+void write_tree(const ConvertArgs& args, const StateStream& tree, const MappedFile* file);
+
+CodecOptions encode_options(const ConvertArgs& args) {
   CodecOptions opt;
   opt.framed_encode.header.producer_version = STATEWIRE_VERSION;
   opt.framed_encode.header.capabilities = {std::string(caps::kCodecFramed),
@@ -96,19 +90,66 @@ void run_convert(const ConvertArgs& args) {
     opt.framed_encode.compression = Compression::lz4;
     opt.framed_encode.header.capabilities.emplace_back(caps::kCompressLz4);
   }
-  if (const Value* cfg = tree->envelope.find(qemu::keys::kConfiguration)) {
+  return opt;
+}
+
+// QEMU and framed streams convert to each other section at a time: nothing
+// is spooled, memory stays bounded, and a pipe converts as it arrives.
+void run_streaming(const ConvertArgs& args, StreamInput& in, std::string_view from) {
+  CodecOptions opt = encode_options(args);
+  if (from == "qemu") {
+    auto decode = make_decode_options(args.schema);
+    if (!decode) return report(decode.error());
+    opt.qemu = std::move(decode->options);
+  }
+  auto out = StreamOutput::open(args.out);
+  if (!out) return report(out.error());
+  auto r = stream_convert(in, from, **out, args.to, std::move(opt));
+  if (!r) return report(r.error());
+  auto done = (*out)->commit();
+  if (!done) return report(done.error());
+}
+
+void run_convert(const ConvertArgs& args) {
+  if (args.to != "json") {
+    auto in = StreamInput::open(args.in);
+    if (!in) return report(in.error());
+    auto head = (*in)->peek(8);
+    if (!head) return report(head.error());
+    if (head->size() >= 4 && std::memcmp(head->data(), "QEVM", 4) == 0)
+      return run_streaming(args, **in, "qemu");
+    if (is_framed(*head)) return run_streaming(args, **in, "framed");
+    // JSON is read whole (a tree of it is built anyway).
+    auto text = (*in)->read_all();
+    if (!text) return report(text.error());
+    auto tree = stream_from_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
+    if (!tree) return report(tree.error().in_section(args.in));
+    return write_tree(args, *tree, nullptr);
+  }
+  // Opened once: standard input can be read only once.
+  auto file = MappedFile::open(args.in);
+  if (!file) return report(file.error());
+  auto tree = load_tree(args, *file);
+  if (!tree) return report(tree.error());
+  auto w = write_file(args.out, to_json(*tree));
+  if (!w) return report(w.error());
+}
+
+void write_tree(const ConvertArgs& args, const StateStream& tree, const MappedFile* file) {
+  CodecOptions opt = encode_options(args);
+  if (const Value* cfg = tree.envelope.find(qemu::keys::kConfiguration)) {
     // The QEMU configuration section names the machine type.
     if (const Struct* c = cfg->get_if<Struct>())
       if (const Value* name = c->find("name"))
         if (const Blob* b = name->get_if<Blob>())
           opt.framed_encode.header.machine_type.assign(b->bytes.begin(), b->bytes.end());
   }
-  if (args.to == "framed") {
+  if (args.to == "framed" && file) {
     auto fps = qemu_fingerprints(args, *file);
     if (!fps) return report(fps.error());
     opt.framed_encode.fingerprints = std::move(*fps);
   }
-  auto bytes = make_codec(args.to, opt)->encode(*tree);
+  auto bytes = make_codec(args.to, opt)->encode(tree);
   if (!bytes) return report(bytes.error());
   auto w = write_file(args.out, std::string_view(reinterpret_cast<const char*>(bytes->data()),
                                                  bytes->size()));

@@ -66,7 +66,7 @@ class StreamWindow {
       return fail(Errc::limit_exceeded,
                   fmt::format("needs {} bytes in view at once, more than the reader's bound of {}",
                               n, max_));
-    if (buf_.size() - pos_ < n || pos_ > buf_.size() / 2) {
+    if (pos_ && (buf_.size() - pos_ < n || pos_ > buf_.size() / 2)) {
       // Drop what was consumed: the unread tail moves to the front.
       const std::size_t tail = end_ - pos_;
       if (tail) std::memmove(buf_.data(), buf_.data() + pos_, tail);
@@ -74,11 +74,13 @@ class StreamWindow {
       pos_ = 0;
       end_ = tail;
     }
-    if (buf_.size() < n) {
-      buf_.resize(std::min(max_, std::max({n, 2 * buf_.size(), kMinCapacity})));
-    }
-    view_ = buf_.data();
     while (end_ - pos_ < n) {
+      if (end_ == buf_.size()) {
+        // Grown as the input arrives, not to n at once: a lookahead that
+        // meets the end of the input early costs only what it read.
+        buf_.resize(std::min(max_, std::max(2 * buf_.size(), kMinCapacity)));
+      }
+      view_ = buf_.data();
       SW_TRY(got, src_.read(std::span<std::uint8_t>(buf_.data() + end_, buf_.size() - end_)));
       if (got == 0) {
         eof_ = true;
@@ -86,6 +88,7 @@ class StreamWindow {
       }
       end_ += got;
     }
+    view_ = buf_.data();
     return {};
   }
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <memory>
 #include <optional>
 
 #include "codec/framed/framed_layout.hpp"
@@ -244,17 +245,24 @@ class FramedStreamReader::Impl {
     return expect_consumed(c, "a name table record");
   }
 
-  Result<Bytes> unpack(const Cursor& payload, std::uint8_t flags, std::uint64_t record_offset) {
-    if (!(flags & (kFlagZstd | kFlagLz4))) return Bytes{};
+  // The decompressed payload, in a buffer reused by the next record (a fresh
+  // megabyte per record cost an mmap, page faults and zeroing each time);
+  // empty when the record is not compressed.
+  Result<ByteSpan> unpack(const Cursor& payload, std::uint8_t flags, std::uint64_t record_offset) {
+    if (!(flags & (kFlagZstd | kFlagLz4))) return ByteSpan{};
     Cursor c = payload;
     SW_TRY(raw_len, c.read_le<std::uint32_t>());
     if (raw_len > kMaxRawRecord || raw_len > opt_.limits.max_blob)
       return fail(at(record_offset, Errc::limit_exceeded,
                      fmt::format("compressed record claims {} bytes", raw_len)));
     SW_TRY(packed, c.read_bytes(c.remaining()));
-    Bytes raw(raw_len);
+    if (unpacked_.size() < raw_len) unpacked_.resize(raw_len);
+    std::span<std::uint8_t> raw(unpacked_.data(), raw_len);
     if (flags & kFlagZstd) {
-      std::size_t n = ZSTD_decompress(raw.data(), raw.size(), packed.data(), packed.size());
+      if (!dctx_) dctx_.reset(ZSTD_createDCtx());
+      if (!dctx_) return fail(at(record_offset, Errc::invalid_value, "cannot create a zstd context"));
+      std::size_t n = ZSTD_decompressDCtx(dctx_.get(), raw.data(), raw.size(), packed.data(),
+                                          packed.size());
       if (ZSTD_isError(n) || n != raw_len)
         return fail(at(record_offset, Errc::invalid_value,
                        fmt::format("zstd payload does not decompress to {} bytes", raw_len)));
@@ -266,7 +274,7 @@ class FramedStreamReader::Impl {
         return fail(at(record_offset, Errc::invalid_value,
                        fmt::format("lz4 payload does not decompress to {} bytes", raw_len)));
     }
-    return raw;
+    return ByteSpan(raw);
   }
 
   Result<std::optional<FramedItem>> section(Cursor c, std::uint8_t flags,
@@ -542,8 +550,14 @@ class FramedStreamReader::Impl {
     return {};
   }
 
+  struct ZstdFree {
+    void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+  };
+
   detail::StreamWindow win_;
   const FramedDecodeOptions& opt_;
+  Bytes unpacked_;  // the last compressed record's payload
+  std::unique_ptr<ZSTD_DCtx, ZstdFree> dctx_;
   struct Pending {
     std::uint32_t member;
     std::uint32_t total;

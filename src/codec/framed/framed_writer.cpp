@@ -5,6 +5,7 @@
 
 #include <bit>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 
@@ -401,10 +402,11 @@ class FramedStreamWriter::Impl {
     const std::size_t payload_at = start + kRecordHeaderSize;
     const std::size_t len = out_.size() - payload_at;
     if (opt_.compression != Compression::none && len >= 64) {
-      Bytes raw(out_.bytes().begin() + static_cast<long>(payload_at), out_.bytes().end());
+      std::uint8_t* raw = raw_.get(len);
+      std::memcpy(raw, out_.bytes().data() + payload_at, len);
       out_.truncate(start);
       if (!pending_names_.empty()) names_record();
-      return record(type, flags, raw, true);
+      return record(type, flags, ByteSpan(raw, len), true);
     }
     if (len > 0xffffffffu) return fail(Errc::limit_exceeded, "record larger than 4 GiB");
     out_.patch_le<std::uint32_t>(start + 2, static_cast<std::uint32_t>(len));
@@ -423,9 +425,8 @@ class FramedStreamWriter::Impl {
   Result<void> record(std::uint8_t type, std::uint8_t flags, ByteSpan payload,
                       bool compressible) {
     ByteSpan stored = payload;
-    Bytes packed;
     if (compressible && opt_.compression != Compression::none && payload.size() >= 64) {
-      SW_CHECK(compress(payload, packed));
+      SW_TRY(packed, compress(payload));
       if (packed.size() < payload.size()) {
         stored = packed;
         flags |= opt_.compression == Compression::zstd ? kFlagZstd : kFlagLz4;
@@ -442,33 +443,49 @@ class FramedStreamWriter::Impl {
     return {};
   }
 
-  Result<void> compress(ByteSpan raw, Bytes& packed) {
-    packed.clear();
-    ByteWriter w(std::move(packed));
-    w.put_le<std::uint32_t>(static_cast<std::uint32_t>(raw.size()));
+  // u32 raw length + the compressed bytes, in a buffer reused by the next record.
+  Result<ByteSpan> compress(ByteSpan raw) {
+    const std::uint32_t raw_len = static_cast<std::uint32_t>(raw.size());
     if (opt_.compression == Compression::zstd) {
-      std::size_t bound = ZSTD_compressBound(raw.size());
-      std::size_t at = w.size();
-      w.grow(bound);
-      Bytes b = std::move(w).take();
-      std::size_t n = ZSTD_compress(b.data() + at, bound, raw.data(), raw.size(), opt_.zstd_level);
+      const std::size_t bound = ZSTD_compressBound(raw.size());
+      std::uint8_t* p = packed_.get(4 + bound);
+      std::memcpy(p, &raw_len, 4);  // little-endian host (cursor.hpp)
+      if (!zctx_) zctx_.reset(ZSTD_createCCtx());
+      if (!zctx_) return fail(Errc::invalid_value, "cannot create a zstd context");
+      // One context for every record: ZSTD_compress would set up a new one each time.
+      std::size_t n = ZSTD_compressCCtx(zctx_.get(), p + 4, bound, raw.data(), raw.size(),
+                                        opt_.zstd_level);
       if (ZSTD_isError(n)) return fail(Errc::invalid_value, ZSTD_getErrorName(n));
-      b.resize(at + n);
-      packed = std::move(b);
-    } else {
-      int bound = LZ4_compressBound(static_cast<int>(raw.size()));
-      std::size_t at = w.size();
-      w.grow(static_cast<std::size_t>(bound));
-      Bytes b = std::move(w).take();
-      int n = LZ4_compress_default(reinterpret_cast<const char*>(raw.data()),
-                                   reinterpret_cast<char*>(b.data() + at),
-                                   static_cast<int>(raw.size()), bound);
-      if (n <= 0) return fail(Errc::invalid_value, "lz4 compression failed");
-      b.resize(at + static_cast<std::size_t>(n));
-      packed = std::move(b);
+      return ByteSpan(p, 4 + n);
     }
-    return {};
+    const int bound = LZ4_compressBound(static_cast<int>(raw.size()));
+    std::uint8_t* p = packed_.get(4 + static_cast<std::size_t>(bound));
+    std::memcpy(p, &raw_len, 4);
+    int n = LZ4_compress_default(reinterpret_cast<const char*>(raw.data()),
+                                 reinterpret_cast<char*>(p + 4), static_cast<int>(raw.size()), bound);
+    if (n <= 0) return fail(Errc::invalid_value, "lz4 compression failed");
+    return ByteSpan(p, 4 + static_cast<std::size_t>(n));
   }
+
+  // A buffer kept between records: a fresh megabyte per record would cost an
+  // mmap, page faults and zeroing each time (measured: most of the system
+  // time of a compressed conversion).
+  struct Scratch {
+    std::unique_ptr<std::uint8_t[]> p;
+    std::size_t cap = 0;
+    std::uint8_t* get(std::size_t n) {
+      if (cap < n) {
+        p.reset(new std::uint8_t[n]);  // not zeroed: always written before read
+        cap = n;
+      }
+      return p.get();
+    }
+  };
+  struct ZstdFree {
+    void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+  };
+  Scratch raw_, packed_;
+  std::unique_ptr<ZSTD_CCtx, ZstdFree> zctx_;
 
   // Output is handed to the sink in pieces of about this size.
   static constexpr std::size_t kFlushAt = 1u << 20;
