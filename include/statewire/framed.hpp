@@ -86,7 +86,9 @@ struct FramedStream {
 // written as begin_section() with the index of its bulk array member (whose
 // items are ignored), bulk_item() per element, end_section(): the array's
 // count on the wire is then "open" (docs/framed-format.md). Output reaches
-// the sink in pieces of about 1 MiB; memory stays at one chunk.
+// the sink in pieces of about 1 MiB; memory stays at one chunk. `opt` is
+// read as sections are written (a caller may update its fingerprints between
+// sections) and must outlive the writer.
 class FramedStreamWriter {
  public:
   explicit FramedStreamWriter(const FramedEncodeOptions& opt, ByteSink* sink = nullptr);

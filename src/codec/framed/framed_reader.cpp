@@ -51,7 +51,7 @@ Result<void> expect_consumed(const Cursor& c, std::string_view what) {
 
 class FramedStreamReader::Impl {
  public:
-  Impl(ByteSource& src, const FramedDecodeOptions& opt) : win_(src, opt.max_buffer), opt_(opt) {}
+  Impl(ByteSource& src, const FramedDecodeOptions& opt) : opt_(opt), win_(src, opt.max_buffer) {}
 
   Result<const FramedHeader*> header_record() {
     if (!have_header_) {
@@ -554,8 +554,8 @@ class FramedStreamReader::Impl {
     void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
   };
 
+  const FramedDecodeOptions opt_;  // a copy: callers may pass a temporary
   detail::StreamWindow win_;
-  const FramedDecodeOptions& opt_;
   Bytes unpacked_;  // the last compressed record's payload
   std::unique_ptr<ZSTD_DCtx, ZstdFree> dctx_;
   struct Pending {

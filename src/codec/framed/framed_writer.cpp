@@ -267,6 +267,7 @@ class FramedStreamWriter::Impl {
           }
           return {};
         }));
+        SW_CHECK(flush_if_big());
       }
     }
     return {};

@@ -830,7 +830,7 @@ class QemuStreamReader::Impl {
   static constexpr std::size_t kConfigurationProbe = 64u << 10;
 
   ByteSource& src_;
-  const QemuDecodeOptions& opt_;
+  const QemuDecodeOptions opt_;  // a copy: callers may pass a temporary
   statewire::detail::StreamWindow win_;
   QemuStreamVisitor* v_ = nullptr;
   Phase phase_ = Phase::header;

@@ -14,6 +14,7 @@
 #include "statewire/qemu_stream.hpp"
 #include "statewire/schema_json.hpp"
 #include "statewire/tree_json.hpp"
+#include "codec/piece_source.hpp"
 #include "test_util.hpp"
 
 namespace statewire::qemu {
@@ -23,27 +24,7 @@ using statewire::testing::corpus_dir;
 using statewire::testing::corpus_files;
 using statewire::testing::read_bytes;
 
-// Hands out at most `piece` bytes per read (0: random sizes 1..4096 from a
-// fixed seed), like a pipe or socket: no size, no random access.
-class PieceSource final : public ByteSource {
- public:
-  PieceSource(ByteSpan bytes, std::size_t piece) : bytes_(bytes), piece_(piece) {}
-  Result<std::size_t> read(std::span<std::uint8_t> dst) override {
-    std::size_t n = piece_ ? piece_ : std::uniform_int_distribution<std::size_t>(1, 4096)(rng_);
-    n = std::min({n, dst.size(), bytes_.size() - pos_});
-    std::copy_n(bytes_.data() + pos_, n, dst.data());
-    pos_ += n;
-    ++reads_;
-    return n;
-  }
-  std::size_t reads() const { return reads_; }
-
- private:
-  ByteSpan bytes_;
-  std::size_t piece_;
-  std::size_t pos_ = 0, reads_ = 0;
-  std::mt19937_64 rng_{12};
-};
+using statewire::testing::PieceSource;
 
 // Every event a visitor gets, one line each (RAM pages by a hash of their
 // bytes), so two walks can be compared line by line.
