@@ -10,7 +10,6 @@
 
 #include "cli/commands.hpp"
 #include "cli/io.hpp"
-#include "cli/mapped_file.hpp"
 #include "cli/qemu_options.hpp"
 #include "cli/stream_convert.hpp"
 #include "cli/stream_input.hpp"
@@ -32,51 +31,7 @@ struct ConvertArgs {
   QemuSchemaArgs schema;
 };
 
-Result<StateStream> load_tree(const ConvertArgs& args, const MappedFile& file) {
-  ByteSpan b = file.bytes();
-  if (b.size() >= 4 && std::memcmp(b.data(), "QEVM", 4) == 0) {
-    SW_TRY(opts, make_decode_options(args.schema));
-    if (b.size() >= (64u << 20))  // see analyze_cmd.cpp
-      opts.options.bulk_read = [&file](std::uint64_t off, std::span<std::uint8_t> dst) {
-        return file.read_at(off, dst);
-      };
-    return qemu::decode_qemu_stream(b, opts.options);
-  }
-  if (is_framed(b)) {
-    auto f = decode_framed(b);
-    if (!f) return Unexpected(std::move(f.error()));
-    return std::move(f->stream);
-  }
-  std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
-  auto tree = stream_from_json(text);
-  if (!tree) return Unexpected(std::move(tree.error().in_section(args.in)));
-  return tree;
-}
-
-// Which schema explained each device section of a QEMU stream, as
-// fingerprints by section name, for the framed format's provenance.
-class FingerprintCollector final : public qemu::QemuStreamVisitor {
- public:
-  Result<void> on_device_body(const qemu::SectionHeader& h, Struct&&, ByteSpan, qemu::SchemaSource,
-                              const Description* schema) override {
-    if (schema) fingerprints[h.idstr] = schema_fingerprint(*schema);
-    return {};
-  }
-  std::map<std::string, std::uint64_t, std::less<>> fingerprints;
-};
-
-Result<std::map<std::string, std::uint64_t, std::less<>>> qemu_fingerprints(const ConvertArgs& args,
-                                                                             const MappedFile& file) {
-  ByteSpan b = file.bytes();
-  if (b.size() < 4 || std::memcmp(b.data(), "QEVM", 4) != 0) return std::map<std::string, std::uint64_t, std::less<>>{};
-  SW_TRY(opts, make_decode_options(args.schema));
-  opts.options.verify_reencode = false;
-  FingerprintCollector c;
-  SW_CHECK(qemu::scan_qemu_stream(b, c, opts.options));
-  return std::move(c.fingerprints);
-}
-
-void write_tree(const ConvertArgs& args, const StateStream& tree, const MappedFile* file);
+void write_tree(const ConvertArgs& args, const StateStream& tree);
 
 CodecOptions encode_options(const ConvertArgs& args) {
   CodecOptions opt;
@@ -111,7 +66,7 @@ void run_streaming(const ConvertArgs& args, StreamInput& in, std::string_view fr
 }
 
 void run_convert(const ConvertArgs& args) {
-  if (args.to != "json") {
+  {
     auto in = StreamInput::open(args.in);
     if (!in) return report(in.error());
     auto head = (*in)->peek(8);
@@ -124,18 +79,16 @@ void run_convert(const ConvertArgs& args) {
     if (!text) return report(text.error());
     auto tree = stream_from_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
     if (!tree) return report(tree.error().in_section(args.in));
-    return write_tree(args, *tree, nullptr);
+    return write_tree(args, *tree);
   }
-  // Opened once: standard input can be read only once.
-  auto file = MappedFile::open(args.in);
-  if (!file) return report(file.error());
-  auto tree = load_tree(args, *file);
-  if (!tree) return report(tree.error());
-  auto w = write_file(args.out, to_json(*tree));
-  if (!w) return report(w.error());
 }
 
-void write_tree(const ConvertArgs& args, const StateStream& tree, const MappedFile* file) {
+void write_tree(const ConvertArgs& args, const StateStream& tree) {
+  if (args.to == "json") {
+    auto w = write_file(args.out, to_json(tree));
+    if (!w) return report(w.error());
+    return;
+  }
   CodecOptions opt = encode_options(args);
   if (const Value* cfg = tree.envelope.find(qemu::keys::kConfiguration)) {
     // The QEMU configuration section names the machine type.
@@ -143,11 +96,6 @@ void write_tree(const ConvertArgs& args, const StateStream& tree, const MappedFi
       if (const Value* name = c->find("name"))
         if (const Blob* b = name->get_if<Blob>())
           opt.framed_encode.header.machine_type.assign(b->bytes.begin(), b->bytes.end());
-  }
-  if (args.to == "framed" && file) {
-    auto fps = qemu_fingerprints(args, *file);
-    if (!fps) return report(fps.error());
-    opt.framed_encode.fingerprints = std::move(*fps);
   }
   auto bytes = make_codec(args.to, opt)->encode(tree);
   if (!bytes) return report(bytes.error());

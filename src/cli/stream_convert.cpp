@@ -4,6 +4,7 @@
 
 #include "statewire/framed.hpp"
 #include "statewire/qemu_stream.hpp"
+#include "statewire/tree_json.hpp"
 
 namespace statewire::cli {
 
@@ -84,6 +85,42 @@ class FramedOut final : public SectionOut {
  private:
   FramedEncodeOptions opt_;  // the writer reads the header and fingerprints from here
   FramedStreamWriter w_;
+};
+
+// The tree JSON: sections as they arrive, the envelope (merged from its
+// parts) at the end, where the document has it.
+class JsonOut final : public SectionOut {
+ public:
+  explicit JsonOut(ByteSink& sink) : w_(sink) {}
+  Result<void> begin(const Struct& env) override {
+    env_ = env;
+    return {};
+  }
+  Result<void> envelope(const Struct& more) override {
+    for (const Member& m : more.members) {
+      Member* have = nullptr;
+      for (Member& old : env_.members)
+        if (old.name == m.name) have = &old;
+      Array* a = have ? have->value.get_if<Array>() : nullptr;
+      const Array* b = m.value.get_if<Array>();
+      if (!have)
+        env_.members.push_back(m);
+      else if (a && b)
+        a->items.insert(a->items.end(), b->items.begin(), b->items.end());
+      else
+        return fail(Errc::mismatch, fmt::format("envelope member {} sent twice", m.name));
+    }
+    return {};
+  }
+  Result<void> section(const Section& s, std::uint64_t) override { return w_.section(s); }
+  Result<void> begin_ram(const Section& head) override { return w_.begin_section(head); }
+  Result<void> ram_record(const Value& r) override { return w_.bulk_item(r); }
+  Result<void> end_ram() override { return w_.end_section(); }
+  Result<void> finish() override { return w_.finish(env_); }
+
+ private:
+  TreeJsonWriter w_;
+  Struct env_;
 };
 
 // QEMU stream in. The envelope's section_footers is known only when the
@@ -334,6 +371,8 @@ Result<void> stream_convert(ByteSource& in, std::string_view from, ByteSink& out
     w = std::make_unique<QemuOut>(out);
   else if (to == "framed")
     w = std::make_unique<FramedOut>(out, std::move(opt.framed_encode));
+  else if (to == "json")
+    w = std::make_unique<JsonOut>(out);
   else
     return fail(Errc::unsupported, fmt::format("no section-at-a-time writer for {}", to));
   if (from == "framed") return from_framed(in, *w, opt.framed_decode);

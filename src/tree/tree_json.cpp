@@ -115,6 +115,167 @@ Json section_json(const Section& s) {
   return j;
 }
 
+// Writes what value_json(v).dump(indent) writes, without building the JSON
+// tree: the section-at-a-time writer emits RAM pages this way (building and
+// dumping a tree per 4 KiB page cost most of a conversion).
+class Emitter {
+ public:
+  Emitter(std::string& out, int indent) : out_(out), indent_(indent) {}
+
+  void value(const Value& v, int level) {
+    out_ += '{';
+    value_members(v, level + 1);
+    close(level, '}');
+  }
+
+ private:
+  void newline(int level) {
+    if (indent_ < 0) return;
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(level * indent_), ' ');
+  }
+  void key(std::string_view k, int level, bool first) {
+    if (!first) out_ += ',';
+    newline(level);
+    out_ += '"';
+    out_ += k;
+    out_ += indent_ < 0 ? "\":" : "\": ";
+  }
+  void close(int level, char c) {
+    newline(level);
+    out_ += c;
+  }
+  void string(const std::string& s) {
+    for (char c : s)
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '"' ||
+          c == '\\') {
+        out_ += Json(s).dump();  // nlohmann's own escaping for anything unusual
+        return;
+      }
+    out_ += '"';
+    out_ += s;
+    out_ += '"';
+  }
+
+  void value_members(const Value& v, int level, bool first = true) {
+    key("t", level, first);
+    out_ += '"';
+    out_ += kind_name(v.kind());
+    out_ += '"';
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, Null>) {
+          } else if constexpr (std::is_same_v<T, double>) {
+            key("v", level, false);
+            out_ += (std::isfinite(x) ? Json(x) : Json(nullptr)).dump();
+            key("bits", level, false);
+            fmt::format_to(std::back_inserter(out_), "\"{:016x}\"", std::bit_cast<std::uint64_t>(x));
+          } else if constexpr (std::is_same_v<T, bool>) {
+            key("v", level, false);
+            out_ += x ? "true" : "false";
+          } else if constexpr (std::is_integral_v<T>) {
+            key("v", level, false);
+            fmt::format_to(std::back_inserter(out_), "{}", x);
+          } else if constexpr (std::is_same_v<T, Blob>) {
+            key("v", level, false);
+            out_ += '"';
+            const std::size_t at = out_.size();
+            out_.resize(at + 2 * x.bytes.size());
+            static constexpr char digits[] = "0123456789abcdef";
+            char* d = out_.data() + at;
+            for (std::uint8_t b : x.bytes) {
+              *d++ = digits[b >> 4];
+              *d++ = digits[b & 15];
+            }
+            out_ += '"';
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            key("v", level, false);
+            string(x);
+          } else if constexpr (std::is_same_v<T, Array>) {
+            if (x.layout == ArrayLayout::marker_list) {
+              key("layout", level, false);
+              out_ += "\"marker_list\"";
+            }
+            key("items", level, false);
+            if (x.items.empty()) {
+              out_ += "[]";
+            } else {
+              out_ += '[';
+              for (std::size_t i = 0; i < x.items.size(); ++i) {
+                if (i) out_ += ',';
+                newline(level + 1);
+                value(x.items[i], level + 1);
+              }
+              close(level, ']');
+            }
+          } else if constexpr (std::is_same_v<T, Struct>) {
+            struct_members(x, level, false);
+          }
+        },
+        v.v);
+  }
+
+  void struct_members(const Struct& s, int level, bool first) {
+    key("fields", level, first);
+    if (s.members.empty()) {
+      out_ += "[]";
+    } else {
+      out_ += '[';
+      for (std::size_t i = 0; i < s.members.size(); ++i) {
+        if (i) out_ += ',';
+        newline(level + 1);
+        out_ += '{';
+        key("n", level + 2, true);
+        string(s.members[i].name);
+        value_members(s.members[i].value, level + 2, false);
+        close(level + 1, '}');
+      }
+      close(level, ']');
+    }
+    if (s.subsections.empty()) return;
+    key("subsections", level, false);
+    out_ += '[';
+    for (std::size_t i = 0; i < s.subsections.size(); ++i) {
+      const SubsectionState& sub = s.subsections[i];
+      if (i) out_ += ',';
+      newline(level + 1);
+      out_ += '{';
+      key("name", level + 2, true);
+      string(sub.name);
+      key("version_id", level + 2, false);
+      fmt::format_to(std::back_inserter(out_), "{}", sub.version_id);
+      struct_members(sub.body, level + 2, false);
+      close(level + 1, '}');
+    }
+    close(level, ']');
+  }
+
+  std::string& out_;
+  int indent_;
+};
+
+// Appends `text` (a JSON dump made at level 0) as if dumped at `level`: JSON
+// text holds raw newlines only as formatting, so each is followed by the
+// extra indentation.
+void append_at_level(std::string& out, std::string_view text, int level, int indent) {
+  if (indent < 0 || level == 0) {
+    out += text;
+    return;
+  }
+  const std::string pad(static_cast<std::size_t>(level * indent), ' ');
+  for (std::size_t p = 0;;) {
+    const std::size_t nl = text.find('\n', p);
+    if (nl == std::string_view::npos) {
+      out += text.substr(p);
+      return;
+    }
+    out += text.substr(p, nl + 1 - p);
+    out += pad;
+    p = nl + 1;
+  }
+}
+
 Unexpected bad(const std::string& path, const std::string& what) {
   Error e = make_error(Errc::invalid_value, what);
   e.field_path = path;
@@ -308,6 +469,116 @@ std::string to_json(const StateStream& s, const TreeJsonOptions& opt) {
   if (!s.envelope.members.empty() || !s.envelope.subsections.empty())
     root["envelope"] = struct_json(s.envelope);
   return root.dump(opt.indent) + "\n";
+}
+
+// --- TreeJsonWriter: the same document, a section at a time ----------------
+//
+// The document is {"sections": [...], "envelope": {...}}: sections first, so
+// each is written as it arrives and the envelope (which for a QEMU stream
+// holds the trailer, known last) at the end. Output is byte for byte what
+// to_json() gives for the whole tree.
+
+TreeJsonWriter::TreeJsonWriter(ByteSink& sink, const TreeJsonOptions& opt)
+    : sink_(sink), indent_(opt.indent) {}
+
+Result<void> TreeJsonWriter::flush(bool force) {
+  if (out_.size() < (1u << 20) && !force) return {};
+  SW_CHECK(sink_.write(ByteSpan(reinterpret_cast<const std::uint8_t*>(out_.data()), out_.size())));
+  out_.clear();
+  return {};
+}
+
+void TreeJsonWriter::next_section() {
+  // Level 0 object, level 1 "sections" array, sections at level 2.
+  if (sections_++ == 0) {
+    out_ += indent_ < 0 ? "{\"sections\":[" : "{\n";
+    if (indent_ >= 0) {
+      out_.append(static_cast<std::size_t>(indent_), ' ');
+      out_ += "\"sections\": [";
+    }
+  } else {
+    out_ += ',';
+  }
+  if (indent_ >= 0) {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(2 * indent_), ' ');
+  }
+}
+
+Result<void> TreeJsonWriter::section(const Section& s) {
+  next_section();
+  append_at_level(out_, section_json(s).dump(indent_), 2, indent_);
+  return flush(false);
+}
+
+Result<void> TreeJsonWriter::begin_section(const Section& head) {
+  if (head.body.members.empty() || !head.body.members.back().value.get_if<Array>() ||
+      !head.body.subsections.empty())
+    return fail(Errc::invalid_value,
+                fmt::format("section {}: the bulk array must be the body's last member", head.label()));
+  next_section();
+  Section h = head;
+  h.body.members.back().value = Value(Array{});
+  std::string text = section_json(h).dump(indent_);
+  // The bulk array is the last "items" of the dump, printed empty: its
+  // elements go between the brackets as they arrive.
+  const std::size_t at = text.rfind(indent_ < 0 ? "\"items\":[]" : "\"items\": []");
+  if (at == std::string::npos) return fail(Errc::invalid_value, "bulk array not found");
+  const std::size_t open = text.find('[', at) + 1;
+  append_at_level(out_, std::string_view(text).substr(0, open), 2, indent_);
+  tail_ = text.substr(open + 1);  // after "]"
+  bulk_items_ = 0;
+  return {};
+}
+
+Result<void> TreeJsonWriter::bulk_item(const Value& v) {
+  // Section at level 2, its "fields" at 3, the field object at 4, items at 5.
+  if (bulk_items_++) out_ += ',';
+  if (indent_ >= 0) {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(6 * indent_), ' ');
+  }
+  Emitter(out_, indent_).value(v, 6);
+  return flush(false);
+}
+
+Result<void> TreeJsonWriter::end_section() {
+  if (bulk_items_ && indent_ >= 0) {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(5 * indent_), ' ');
+  }
+  out_ += ']';
+  append_at_level(out_, tail_, 2, indent_);
+  tail_.clear();
+  return flush(false);
+}
+
+Result<void> TreeJsonWriter::finish(const Struct& envelope) {
+  if (sections_ == 0) {
+    out_ += indent_ < 0 ? "{\"sections\":[]" : "{\n";
+    if (indent_ >= 0) {
+      out_.append(static_cast<std::size_t>(indent_), ' ');
+      out_ += "\"sections\": []";
+    }
+  } else if (indent_ >= 0) {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(indent_), ' ');
+    out_ += ']';
+  } else {
+    out_ += ']';
+  }
+  if (!envelope.members.empty() || !envelope.subsections.empty()) {
+    out_ += ',';
+    if (indent_ >= 0) {
+      out_ += '\n';
+      out_.append(static_cast<std::size_t>(indent_), ' ');
+    }
+    out_ += indent_ < 0 ? "\"envelope\":" : "\"envelope\": ";
+    append_at_level(out_, struct_json(envelope).dump(indent_), 1, indent_);
+  }
+  if (indent_ >= 0) out_ += '\n';
+  out_ += "}\n";
+  return flush(true);
 }
 
 std::string to_json(const Struct& s, const TreeJsonOptions& opt) {

@@ -32,6 +32,18 @@ TEST(StreamConvert, EveryCorpusStreamCrossesPipesToFramedAndBackUnchanged) {
   }
 }
 
+TEST(StreamConvert, JsonWrittenFromAPipeConvertsBackToTheSameBytes) {
+  TempDir t;
+  for (const auto& s : corpus_files(".mig")) {
+    SCOPED_TRACE(s.filename().string());
+    const auto out = t.path / "back.mig";
+    auto r = run("cat " + quoted(s) + " | " + cli() + " convert - - --to json | " + cli() +
+                 " convert - " + quoted(out) + " --to qemu");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_TRUE(read_bytes(out) == read_bytes(s));
+  }
+}
+
 TEST(StreamConvert, FramedWrittenFromAPipeHoldsTheSameTreeAsFromAFile) {
   TempDir t;
   for (const auto& s : corpus_files(".mig")) {
@@ -157,6 +169,10 @@ TEST(StreamConvert, StreamLargerThanTheProcessMemoryLimitConvertsThroughPipes) {
     ASSERT_EQ(r.exit_code, 0) << r.out;
     EXPECT_EQ(run("cmp " + quoted(big) + " " + quoted(back)).exit_code, 0);
   }
+  auto j = run("bash -c \"" + limit + "cat " + quoted(big) + " | " + cli() +
+               " convert - - --to json | wc -c\"");
+  ASSERT_EQ(j.exit_code, 0) << j.out;
+  EXPECT_GT(std::stoull(j.out), 2 * std::filesystem::file_size(big));  // pages as hex
   auto a = run("bash -c \"" + limit + "cat " + quoted(big) + " | " + cli() + " analyze -\"");
   ASSERT_EQ(a.exit_code, 0) << a.out;
   EXPECT_NE(a.out.find("full page 40960"), std::string::npos) << a.out;
