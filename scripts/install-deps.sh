@@ -17,7 +17,7 @@ for a in "$@"; do
   esac
 done
 ((tests)) && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev zstd python3)
-((qemu)) && pkgs+=(qemu-system-x86 hyperfine)
+((qemu)) && pkgs+=(qemu-system-x86 hyperfine time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
