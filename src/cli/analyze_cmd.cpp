@@ -50,18 +50,20 @@ void run_analyze(const AnalyzeArgs& args) {
     auto f = MappedFile::open(args.path);
     if (!f) return report(f.error());
     file.emplace(std::move(*f));
-    if (is_framed(file->bytes())) return print_framed_summary(file->bytes(), args.format);
+    if (is_framed(file->bytes())) {
+      // Read a record at a time rather than through the mapping, whose
+      // touched pages would all count as the process's memory.
+      auto i = StreamInput::open(args.path);
+      if (!i) return report(i.error());
+      return print_framed_summary(**i, args.format);
+    }
   } else {
     auto i = StreamInput::open(args.path);
     if (!i) return report(i.error());
     in = std::move(*i);
     auto head = in->peek(8);
     if (!head) return report(head.error());
-    if (is_framed(*head)) {
-      auto all = in->read_all();
-      if (!all) return report(all.error());
-      return print_framed_summary(*all, args.format);
-    }
+    if (is_framed(*head)) return print_framed_summary(*in, args.format);
   }
   qemu::AnalyzeOptions opt;
   auto decode = make_decode_options(args.schema);
