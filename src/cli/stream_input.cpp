@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -12,10 +13,15 @@
 namespace statewire::cli {
 
 Result<std::unique_ptr<StreamInput>> StreamInput::open(const std::string& path) {
-  if (path == "-") return std::unique_ptr<StreamInput>(new StreamInput(STDIN_FILENO, false));
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool std_in = path == "-";
+  const int fd = std_in ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(Errc::io_error, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
-  return std::unique_ptr<StreamInput>(new StreamInput(fd, true));
+  std::unique_ptr<StreamInput> in(new StreamInput(fd, !std_in));
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+    return fail(Errc::io_error,
+                fmt::format("{} is not a file (a directory)", std_in ? "standard input" : path));
+  return in;
 }
 
 StreamInput::~StreamInput() {
