@@ -1,6 +1,7 @@
 // An input for the streaming commands: a file or standard input as a
 // ByteSource whose first bytes can be looked at (to recognise the format)
-// without being lost to the reader that follows.
+// without being lost to the reader that follows. Input compressed with zstd
+// (`state.mig.zst`, `zstd -c` in a pipe) is decompressed as it is read.
 #pragma once
 
 #include <memory>
@@ -21,21 +22,44 @@ class StreamInput final : public ByteSource {
   [[nodiscard]] Result<ByteSpan> peek(std::size_t n);
 
   [[nodiscard]] Result<std::size_t> read(std::span<std::uint8_t> dst) override;
-  std::optional<std::uint64_t> size() const override { return fd_source_.size(); }
+  // Known (and readable at an offset) for a regular file that is not compressed.
+  std::optional<std::uint64_t> size() const override {
+    return zstd_ ? std::nullopt : fd_source_.size();
+  }
   [[nodiscard]] Result<std::size_t> read_at(std::uint64_t offset,
                                             std::span<std::uint8_t> dst) override {
+    if (zstd_) return ByteSource::read_at(offset, dst);
     return fd_source_.read_at(offset, dst);
   }
   // Everything left, in memory (for formats read whole: JSON).
   [[nodiscard]] Result<Bytes> read_all();
 
  private:
-  StreamInput(int fd, bool owned) : fd_(fd), owned_(owned), fd_source_(fd) {}
+  StreamInput(int fd, bool owned, std::string name)
+      : fd_(fd), owned_(owned), name_(std::move(name)), fd_source_(fd) {}
+  // The input's bytes as stored (compressed or not).
+  Result<std::size_t> read_raw(std::span<std::uint8_t> dst);
+  // What they hold (decompressed when zstd).
+  Result<std::size_t> read_decoded(std::span<std::uint8_t> dst);
+
+  struct ZstdFree {
+    void operator()(void* dctx) const;
+  };
+
   int fd_;
   bool owned_;
+  std::string name_;
   FdSource fd_source_;
+  Bytes raw_head_;        // raw bytes read to recognise zstd, not yet decoded
+  std::size_t raw_pos_ = 0;
   Bytes head_;            // peeked bytes not yet read
   std::size_t head_pos_ = 0;
+  bool zstd_ = false;
+  std::unique_ptr<void, ZstdFree> dctx_;
+  Bytes zin_;                       // compressed bytes read, not yet decoded
+  std::size_t zin_pos_ = 0, zin_end_ = 0;
+  std::uint64_t zin_consumed_ = 0;  // compressed bytes decoded so far
+  std::size_t zlast_ = 0;           // 0 once a frame is complete
 };
 
 // An output file (or standard output for "-") written as it is produced.
