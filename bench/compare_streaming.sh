@@ -7,7 +7,7 @@
 #
 # usage: bench/compare_streaming.sh STREAM [BUILD_DIR]
 #   STREAM is made first if it does not exist (1 GiB of random guest RAM by
-#   default, through ../shared/tools/qemu-save; QEMU's own save time is then
+#   default, through tools/qemu/qemu-save; QEMU's own save time is then
 #   printed too). Never commit it. RAM_MIB=1024 sets the size, RUNS=1 the
 #   runs per command (the table shows the fastest), SKIP_JSON=1 skips the
 #   JSON rows (the JSON of 1 GiB of RAM is 2.2 GB). Outputs go to a temporary
@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 stream=${1:?usage: compare_streaming.sh STREAM [BUILD_DIR]}
 build=${2:-$root/build}
 sw=$build/statewire
-tools=$root/../shared/tools
+tools=$root/tools/qemu
 ram_mib=${RAM_MIB:-1024}
 runs=${RUNS:-1}
 [[ -x $sw ]] || { echo "compare_streaming: build $sw first" >&2; exit 2; }

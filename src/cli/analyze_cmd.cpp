@@ -36,17 +36,25 @@ struct AnalyzeArgs {
   QemuSchemaArgs schema;
 };
 
-bool regular_file(const std::string& path) {
+// A regular file that is not zstd-compressed: those are mapped.
+bool plain_regular_file(const std::string& path) {
   struct stat st {};
-  return path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  if (path == "-" || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return true;  // the mapping reports why
+  unsigned char head[4] = {};
+  const bool zstd = std::fread(head, 1, 4, f) == 4 && head[0] == 0x28 && head[1] == 0xb5 &&
+                    head[2] == 0x2f && head[3] == 0xfd;
+  std::fclose(f);
+  return !zstd;
 }
 
 void run_analyze(const AnalyzeArgs& args) {
-  // A regular file is mapped; anything else (standard input, a pipe) is read
-  // section at a time as it arrives, never spooled.
+  // A regular file is mapped; anything else (standard input, a pipe, zstd)
+  // is read section at a time as it arrives, never spooled.
   std::optional<MappedFile> file;
   std::unique_ptr<StreamInput> in;
-  if (regular_file(args.path)) {
+  if (plain_regular_file(args.path)) {
     auto f = MappedFile::open(args.path);
     if (!f) return report(f.error());
     file.emplace(std::move(*f));

@@ -54,7 +54,9 @@ TEST(TreeJsonWriter, SectionBySectionGivesToJsonBytesForEveryCorpusStream) {
       const std::string whole = to_json(*tree, opt);
       ASSERT_EQ(sink.text.size(), whole.size());
       EXPECT_TRUE(sink.text == whole);
-      if (whole.size() > (4u << 20)) EXPECT_GT(sink.writes, 2u);
+      if (whole.size() > (4u << 20)) {
+        EXPECT_GT(sink.writes, 2u);
+      }
     }
   }
 }

@@ -201,7 +201,9 @@ TEST(FramedStreamReader, CutInputYieldsCompleteRecordsThenNamesTheOffset) {
     EXPECT_LE(*item.error().offset, cut);
     EXPECT_LE(r.offset(), cut);  // only complete records were handed over
     // Cut inside the last records (trailer envelope, end): every section arrived.
-    if (cut >= bytes.size() - 30) EXPECT_EQ(sections, all_sections);
+    if (cut >= bytes.size() - 30) {
+      EXPECT_EQ(sections, all_sections);
+    }
   }
 }
 

@@ -207,7 +207,9 @@ Bytes synthetic_ram_stream(std::size_t pages) {
   page.bytes.resize(4096);
   ram.kind = SectionKind::part;
   for (std::size_t p = 0; p < pages; ++p) {
-    if (p % 256 == 0) EXPECT_TRUE(w.begin_section(ram));
+    if (p % 256 == 0) {
+      EXPECT_TRUE(w.begin_section(ram));
+    }
     Struct r = record(p * 4096, p % 256 ? kRamPage | kRamContinue : kRamPage);
     if (p % 256 == 0) r.members.push_back({"block", Value(std::string("pc.ram"))});
     for (auto& b : page.bytes) b = static_cast<std::uint8_t>(rng());
