@@ -110,6 +110,19 @@ class QemuStreamReader::Impl {
     return false;
   }
 
+  // step() to the end; RAM records in a tight loop (they are most records).
+  Result<void> run(QemuStreamVisitor& v) {
+    v_ = &v;
+    while (true) {
+      if (phase_ == Phase::ram) {
+        SW_CHECK(ram_step());
+        continue;
+      }
+      SW_TRY(more, step(v));
+      if (!more) return {};
+    }
+  }
+
   std::uint64_t offset() const { return win_.offset(); }
   std::size_t high_water() const { return win_.high_water(); }
 
@@ -710,7 +723,10 @@ class QemuStreamReader::Impl {
     RamRecord rec;
     rec.stream_offset = win_.offset();
     rec.page_size = page_size_;
-    SW_CHECK(want(8, label, "page header"));
+    // When the longest record fits what is in view (always, from memory),
+    // one cursor reads it; else exactly its bytes are asked for, piece by piece.
+    const bool in_view = win_.at_end() || win_.view().size() >= 8 + 256 + page_size_;
+    if (!in_view) SW_CHECK(want(8, label, "page header"));
     Cursor cur = win_.cursor();
     SW_TRY(word, ctx(cur.read_be64(), label, "page header"));
     rec.flags = static_cast<std::uint16_t>(word & mask);
@@ -739,15 +755,17 @@ class QemuStreamReader::Impl {
     }
     // Exactly this record's bytes are asked for: a peer waiting for an
     // answer after it must not leave the reader waiting for more.
-    std::size_t need = 8;
-    if (!(rec.flags & kRamContinue)) {
-      SW_CHECK(want(9, label, "block name"));
-      need = 9 + (win_.view().size() > 8 ? win_.view()[8] : 0);
+    if (!in_view) {
+      std::size_t need = 8;
+      if (!(rec.flags & kRamContinue)) {
+        SW_CHECK(want(9, label, "block name"));
+        need = 9 + (win_.view().size() > 8 ? win_.view()[8] : 0);
+      }
+      SW_CHECK(want(need + (kind == kRamZero ? 1 : page_size_), label,
+                    kind == kRamZero ? "fill byte" : "page data"));
+      cur = win_.cursor();
+      SW_CHECK(cur.skip(8));
     }
-    SW_CHECK(want(need + (kind == kRamZero ? 1 : page_size_), label,
-                  kind == kRamZero ? "fill byte" : "page data"));
-    cur = win_.cursor();
-    SW_CHECK(cur.skip(8));
     if (!(rec.flags & kRamContinue)) {
       SW_TRY(name, ctx(cur.read_counted_string(), label, "block name"));
       if (name != block_) {
@@ -853,12 +871,7 @@ QemuStreamReader::QemuStreamReader(ByteSource& source, const QemuDecodeOptions& 
     : impl_(std::make_unique<Impl>(source, opt)) {}
 QemuStreamReader::~QemuStreamReader() = default;
 Result<bool> QemuStreamReader::step(QemuStreamVisitor& visitor) { return impl_->step(visitor); }
-Result<void> QemuStreamReader::run(QemuStreamVisitor& visitor) {
-  while (true) {
-    SW_TRY(more, impl_->step(visitor));
-    if (!more) return {};
-  }
-}
+Result<void> QemuStreamReader::run(QemuStreamVisitor& visitor) { return impl_->run(visitor); }
 std::uint64_t QemuStreamReader::offset() const { return impl_->offset(); }
 std::size_t QemuStreamReader::buffer_high_water() const { return impl_->high_water(); }
 

@@ -146,7 +146,7 @@ Result<std::uint64_t> member_uint(const Struct& s, std::string_view name, const 
 
 // The same for hot loops: the path is built only when the member is bad.
 template <class PathFn>
-Result<std::uint64_t> member_uint_lazy(const Struct& s, std::string_view name,
+[[gnu::always_inline]] inline Result<std::uint64_t> member_uint_lazy(const Struct& s, std::string_view name,
                                        const std::string& sec, PathFn path) {
   const Value* v = s.find(name);
   std::uint64_t x = 0;
@@ -163,8 +163,8 @@ Result<void> put_counted(ByteWriter& w, const std::string& s, const std::string&
 }
 
 // One RAM record (an element of a RAM body's "records"); `i` names it in errors.
-Result<void> encode_ram_record(const Value& item, std::size_t i, ByteWriter& w,
-                               const std::string& sec) {
+[[gnu::always_inline]] inline Result<void> encode_ram_record(const Value& item, std::size_t i,
+                                                             ByteWriter& w, const std::string& sec) {
   // Formatted only when needed: this runs once per RAM page.
   auto path = [i] { return fmt::format("records[{}].", i); };
   const Struct* r = item.get_if<Struct>();
