@@ -41,8 +41,9 @@ Result<std::vector<Row>> read_rows(FramedStreamReader& r) {
       }
     } else if (item->kind == FramedItem::Kind::chunk && !rows.empty() &&
                item->member < layouts.size()) {
-      // A marker list writes a 1 before each element (its end marker is in the head's size).
-      const bool marked = layouts[item->member] == ArrayLayout::marker_list;
+      // Marker lists and GTrees write a marker before each element (the end
+      // marker and a GTree count are in the head's size).
+      const bool marked = layouts[item->member] != ArrayLayout::plain;
       ByteWriter w;
       for (const Value& v : item->items) {
         w.truncate(0);

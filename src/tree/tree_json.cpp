@@ -193,9 +193,19 @@ class Emitter {
             key("v", level, false);
             string(x);
           } else if constexpr (std::is_same_v<T, Array>) {
-            if (x.layout == ArrayLayout::marker_list) {
+            if (x.layout == ArrayLayout::marker_list || x.layout == ArrayLayout::gtree) {
               key("layout", level, false);
-              out_ += "\"marker_list\"";
+              out_ += x.layout == ArrayLayout::gtree ? "\"gtree\"" : "\"marker_list\"";
+            }
+            if (!x.markers.empty()) {
+              key("markers", level, false);
+              out_ += '[';
+              for (std::size_t i = 0; i < x.markers.size(); ++i) {
+                if (i) out_ += ',';
+                newline(level + 1);
+                fmt::format_to(std::back_inserter(out_), "{}", x.markers[i]);
+              }
+              close(level, ']');
             }
             key("items", level, false);
             if (x.items.empty()) {
