@@ -2,6 +2,8 @@
 // the bytes to_json() writes for the whole tree, at every indentation.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "statewire/byte_source.hpp"
 #include "statewire/qemu_stream.hpp"
 #include "statewire/tree_json.hpp"
@@ -79,6 +81,53 @@ TEST(TreeJsonWriter, EmptyStreamAndSectionWithoutItemsMatchToo) {
   ASSERT_TRUE(w2.end_section());
   ASSERT_TRUE(w2.finish(s.envelope));
   EXPECT_EQ(b.text, to_json(s));
+}
+
+TEST(TreeJsonWriter, BulkElementsOfEveryKindMatchToJson) {
+  // Elements the fast emitter writes without nlohmann: every value kind,
+  // list layouts with kept markers, subsections, strings needing escapes.
+  Struct elem;
+  elem.members.push_back({"n", Value(Null{})});
+  elem.members.push_back({"b", Value(true)});
+  elem.members.push_back({"i", Value(std::int16_t{-5})});
+  elem.members.push_back({"d", Value(0.1)});
+  elem.members.push_back({"nan", Value(std::numeric_limits<double>::quiet_NaN())});
+  elem.members.push_back({"s", Value(std::string("quote \" and \\ and \n and \xc3\xa9"))});
+  elem.members.push_back({"blob", Value(Blob{{0x00, 0xab, 0xff}})});
+  Array list;
+  list.layout = ArrayLayout::gtree;
+  list.items = {Value(std::uint8_t{1}), Value(std::uint8_t{2})};
+  list.markers = {2, 3};
+  elem.members.push_back({"tree", Value(list)});
+  Array marked;
+  marked.layout = ArrayLayout::marker_list;
+  elem.members.push_back({"empty", Value(marked)});
+  SubsectionState sub;
+  sub.name = "dev/sub";
+  sub.version_id = 2;
+  sub.body.members.push_back({"x", Value(std::uint64_t{1} << 63)});
+  elem.subsections.push_back(sub);
+
+  Section bulk;
+  bulk.name = "ram";
+  bulk.kind = SectionKind::part;
+  bulk.section_id = 3;
+  Array items;
+  items.items = {Value(elem), Value(std::uint32_t{7}), Value(elem)};
+  bulk.body.members.push_back({"records", Value(items)});
+  StateStream s;
+  s.sections.push_back(bulk);
+  for (int indent : {1, -1, 3}) {
+    TreeJsonOptions opt;
+    opt.indent = indent;
+    CountingSink sink;
+    TreeJsonWriter w(sink, opt);
+    ASSERT_TRUE(w.begin_section(bulk));
+    for (const Value& v : items.items) ASSERT_TRUE(w.bulk_item(v));
+    ASSERT_TRUE(w.end_section());
+    ASSERT_TRUE(w.finish(s.envelope));
+    EXPECT_EQ(sink.text, to_json(s, opt)) << indent;
+  }
 }
 
 }  // namespace
