@@ -27,6 +27,7 @@ constexpr std::size_t kBulkReadFrom = 64u << 20;
 struct AnalyzeArgs {
   std::string path;
   std::string format = "text";
+  std::string layout = "lossless";
   std::string extract_dir;
   QemuSchemaArgs schema;
 };
@@ -48,6 +49,7 @@ void run_analyze(const AnalyzeArgs& args) {
   // re-encode check is for convert, which must write the same bytes back.
   opt.decode.verify_reencode = false;
   opt.state_json = args.format == "json";
+  opt.layout = *qemu::parse_state_layout(args.layout);  // CLI11 checked the name
   if (opt.state_json)
     opt.state_sink = [](std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); };
   std::optional<RamExtractor> extract;
@@ -74,7 +76,14 @@ void register_analyze(CLI::App& app) {
   add_schema_options(*cmd, args->schema);
   cmd->add_option("--format", args->format,
                   "text: summary; json: device state as analyze-migration.py --dump state")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--layout", args->layout,
+                  "json: how array elements are gathered. lossless: every element in one list; "
+                  "qemu-10.2 / qemu-7.2: exactly what that QEMU's analyze-migration.py prints "
+                  "(7.2's keeps only the last element of a 10.2 struct array)")
+      ->check(CLI::IsMember({"lossless", "qemu-10.2", "qemu-7.2"}))
+      ->capture_default_str();
   cmd->add_option("--extract-ram", args->extract_dir, "Write each RAM block to a file under DIR");
   cmd->callback([args] { run_analyze(*args); });
 }

@@ -151,17 +151,24 @@ void write_value_bytes(PyJsonWriter& w, const Value& v) {
   out += '"';
 }
 
-// Rendering from the tree alone (no trailer entry).
+// Rendering from the tree alone (no trailer entry). Member names may repeat
+// in a tree (several `unused` fields); like QEMU's own trailer, such names
+// get "[k]" suffixes, so no object ever holds one key twice.
 void generic_value(PyJsonWriter& w, const Value& v);
 
 void generic_struct(PyJsonWriter& w, const Struct& s) {
+  std::map<std::string_view, std::size_t> count, seen;
+  for (const auto& m : s.members) ++count[m.name];
   w.begin_object();
   for (const auto& m : s.members) {
-    w.key(m.name);
+    if (count[m.name] > 1)
+      w.key(fmt::format("{}[{}]", m.name, seen[m.name]++));
+    else
+      w.key(m.name);
     generic_value(w, m.value);
   }
   for (const auto& sub : s.subsections) {
-    w.key(sub.name);
+    w.key(count.count(sub.name) ? sub.name + " (subsection)" : sub.name);
     generic_struct(w, sub.body);
   }
   w.end_object();
@@ -206,22 +213,31 @@ constexpr IntRender kIntRenders[] = {
     {"uint64", false},      {"uint32 equal", false},
 };
 
-bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s);
+bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s, StateLayout layout);
 
-bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v) {
+bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v, StateLayout layout) {
   auto t = fe.find("type");
   if (t == fe.end() || !t->is_string()) return false;
   const std::string& type = t->get_ref<const std::string&>();
   if (type == "struct") {
     const Struct* st = v.get_if<Struct>();
     auto it = fe.find("struct");
-    return st && it != fe.end() && trailer_struct(w, *it, *st);
+    return st && it != fe.end() && trailer_struct(w, *it, *st, layout);
   }
   if (type == "bool") {
     if (const bool* b = v.get_if<bool>()) {
       w.boolean(*b);
       return true;
     }
+  }
+  // A NULL element of an array of pointers (QEMU 9.2 on names the type
+  // "nullptr"; the 10.2 script prints that word, the 7.2 one the marker byte).
+  if (type == "nullptr" && layout != StateLayout::qemu_7_2) {
+    if (layout == StateLayout::lossless)
+      w.null();
+    else
+      w.plain_string("nullptr");
+    return true;
   }
   for (const auto& ir : kIntRenders) {
     if (type == ir.type) {
@@ -238,65 +254,111 @@ bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v) {
   return true;
 }
 
-bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s) {
-  w.begin_object();
+// One value the scripts print: a trailer entry's member, or one element of
+// an entry compressed with "array_len" (a byte of a blob or an array item).
+struct Elem {
+  const Json* fe = nullptr;
+  const Value* v = nullptr;
+  int byte = -1;  // >= 0: one byte of a uint8 array kept as a blob
+};
+
+// The values printed under one key, gathered from every trailer entry that
+// carries the name (an array's elements, or segments of an array of pointers).
+struct Group {
+  std::string_view name;
+  std::vector<Elem> elems;
+  bool list = false;    // qemu-7.2: the entries so far were index entries
+  bool marked = false;  // some entry carries "index" or "array_len"
+};
+
+// Adds one trailer entry's values to its group, as the chosen script would:
+// 7.2 appends index entries to a list and lets a plain entry replace the key
+// (so on 10.2 input, whose last struct element has no "index", it keeps only
+// that element); 10.2 turns a repeated name into a list; lossless does what
+// 10.2 does, and keeps a marked array a list even with one element.
+bool add_entry(Group& g, const Json& fe, const Value& v, StateLayout layout) {
+  std::vector<Elem> add;
+  const bool compressed = fe.contains("array_len");
+  const bool indexed = compressed || fe.contains("index");
+  if (compressed) {
+    if (const Blob* b = v.get_if<Blob>()) {
+      for (std::uint8_t byte : b->bytes) add.push_back({&fe, &v, byte});
+    } else if (const Array* a = v.get_if<Array>()) {
+      for (const auto& item : a->items) add.push_back({&fe, &item, -1});
+    } else {
+      return false;
+    }
+  } else {
+    add.push_back({&fe, &v, -1});
+  }
+  g.marked = g.marked || indexed;
+  if (layout == StateLayout::qemu_7_2) {
+    if (!indexed) {
+      g.elems = std::move(add);
+      g.list = false;
+      return true;
+    }
+    if (!g.list) g.elems.clear();
+    g.list = true;
+  }
+  g.elems.insert(g.elems.end(), add.begin(), add.end());
+  return true;
+}
+
+bool write_elem(PyJsonWriter& w, const Elem& e, StateLayout layout) {
+  if (e.byte >= 0) {
+    write_int(w, static_cast<std::uint64_t>(e.byte), 1, false);
+    return true;
+  }
+  return trailer_elem(w, *e.fe, *e.v, layout);
+}
+
+bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s, StateLayout layout) {
+  // Member i belongs to field entry i (see the file comment); keys are
+  // printed in order of first appearance, as Python's dicts keep them.
+  std::vector<Group> groups;
+  std::map<std::string_view, std::size_t> by_name;
   std::size_t i = 0;
-  const std::string* open_list = nullptr;  // name of the index list being written
   if (auto fs = desc.find("fields"); fs != desc.end() && fs->is_array()) {
     for (const Json& fe : *fs) {
       if (i >= s.members.size()) return false;
       const Value& v = s.members[i++].value;
       auto n = fe.find("name");
       if (n == fe.end() || !n->is_string()) return false;
-      const std::string& name = n->get_ref<const std::string&>();
-      const bool indexed = fe.contains("index");
-      if (open_list && (!indexed || *open_list != name)) {
-        w.end_list();
-        open_list = nullptr;
-      }
-      if (indexed) {
-        // Entries of one array, one per element: the script gathers them in a list.
-        if (!open_list) {
-          w.key(name);
-          w.begin_list();
-          open_list = &name;
-        }
-        w.elem();
-        if (!trailer_elem(w, fe, v)) return false;
-        continue;
-      }
-      w.key(name);
-      if (fe.contains("array_len")) {
-        w.begin_list();
-        if (const Blob* b = v.get_if<Blob>()) {
-          // A uint8 array kept as one blob: one "0x%02x" per byte, as the script prints.
-          for (std::uint8_t byte : b->bytes) {
-            w.elem();
-            write_int(w, byte, 1, false);
-          }
-        } else if (const Array* a = v.get_if<Array>()) {
-          for (const auto& item : a->items) {
-            w.elem();
-            if (!trailer_elem(w, fe, item)) return false;
-          }
-        } else {
-          return false;
-        }
-        w.end_list();
-      } else if (!trailer_elem(w, fe, v)) {
-        return false;
-      }
+      std::string_view name = n->get_ref<const std::string&>();
+      auto [it, fresh] = by_name.try_emplace(name, groups.size());
+      if (fresh) groups.push_back(Group{name, {}, false, false});
+      if (!add_entry(groups[it->second], fe, v, layout)) return false;
     }
   }
-  if (open_list) w.end_list();
   if (i != s.members.size()) return false;
+  w.begin_object();
+  for (const Group& g : groups) {
+    w.key(g.name);
+    const bool list = layout == StateLayout::qemu_7_2 ? g.list
+                      : layout == StateLayout::qemu_10_2
+                          ? g.elems.size() > 1
+                          : g.elems.size() > 1 || g.marked;
+    if (!list) {
+      if (g.elems.size() != 1 || !write_elem(w, g.elems[0], layout)) return false;
+      continue;
+    }
+    w.begin_list();
+    for (const Elem& e : g.elems) {
+      w.elem();
+      if (!write_elem(w, e, layout)) return false;
+    }
+    w.end_list();
+  }
   std::size_t k = 0;
   if (auto ss = desc.find("subsections"); ss != desc.end() && ss->is_array()) {
     for (const Json& se : *ss) {
       if (k >= s.subsections.size()) return false;
       const auto& sub = s.subsections[k++];
-      w.key(sub.name);
-      if (!trailer_struct(w, se, sub.body)) return false;
+      // The scripts would let a subsection replace a field of the same name
+      // (no QEMU device has one); we keep both rather than repeat a key.
+      w.key(by_name.count(sub.name) ? sub.name + " (subsection)" : sub.name);
+      if (!trailer_struct(w, se, sub.body, layout)) return false;
     }
   }
   if (k != s.subsections.size()) return false;
@@ -404,7 +466,7 @@ class Analyzer final : public QemuStreamVisitor {
       if (src == SchemaSource::trailer && trailer_) {
         if (const auto* td = trailer_->find(h.idstr, h.instance_id)) {
           auto m = w_.mark();
-          done = trailer_struct(w_, *td->entry, body);
+          done = trailer_struct(w_, *td->entry, body, opt_.layout);
           if (!done) w_.reset(m);
         }
       }
@@ -458,6 +520,13 @@ class Analyzer final : public QemuStreamVisitor {
 };
 
 }  // namespace
+
+std::optional<StateLayout> parse_state_layout(std::string_view name) {
+  if (name == "lossless") return StateLayout::lossless;
+  if (name == "qemu-10.2") return StateLayout::qemu_10_2;
+  if (name == "qemu-7.2") return StateLayout::qemu_7_2;
+  return std::nullopt;
+}
 
 Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes, const AnalyzeOptions& opt,
                                           QemuStreamVisitor* tee) {
