@@ -57,6 +57,12 @@ struct StreamReport {
   RamReport ram;
   std::optional<std::uint64_t> trailer_offset;
   std::uint64_t trailer_size = 0;
+  // What the scan worked around (a damaged trailer): QEMU still loads it.
+  std::vector<Error> warnings;
+  // What a loader would refuse although the bytes parse: a section with an
+  // empty or unprintable name (no handler can match it), a version outside
+  // what the given -dump-vmstate schema accepts.
+  std::vector<Error> anomalies;
 };
 
 // How the state JSON gathers the trailer's per-element entries of an array.
@@ -84,18 +90,27 @@ struct AnalyzeOptions {
   // When set, the state JSON is handed over in pieces as it is rendered
   // (AnalyzeResult::state_json stays empty): output of any size, little memory.
   std::function<void(std::string_view)> state_sink;
+  // On bad input, return what was read before the damage (and the error in
+  // AnalyzeResult::stopped) instead of only the error.
+  bool keep_partial = false;
 };
 
 struct AnalyzeResult {
   StreamReport report;
-  std::string state_json;  // when requested
+  std::string state_json;  // when requested (valid JSON also when stopped early)
+  // With keep_partial: why the scan stopped before the end; the report and
+  // the state JSON cover everything before that point.
+  std::optional<Error> stopped;
 };
 
 [[nodiscard]] Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes,
                                                         const AnalyzeOptions& opt = {},
                                                         QemuStreamVisitor* tee = nullptr);
 
-// The readable summary `statewire analyze` prints.
+// The readable summary `statewire analyze` prints (warnings and anomalies
+// included; a scan that stopped early says where and why at the end).
+std::string report_text(const StreamReport& r, const Error* stopped);
+
 std::string report_text(const StreamReport& r);
 
 }  // namespace statewire::qemu

@@ -174,6 +174,10 @@ class QemuStreamVisitor {
   virtual Result<void> on_trailer(std::string_view /*json*/, std::uint64_t /*offset*/) {
     return {};
   }
+  // Something the scan worked around and went on (a description trailer that
+  // is not valid JSON: QEMU's loader skips it unread, so device sections fall
+  // back to the other schema sources). Returning an error stops the scan.
+  virtual Result<void> on_warning(const Error& /*what*/) { return {}; }
   // Called once before the first record. `trailer` is the description
   // trailer, already located at the end of the input and parsed (null when
   // the stream has none); its type is internal to the library (analyze uses it).

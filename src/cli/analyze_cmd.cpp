@@ -54,15 +54,33 @@ void run_analyze(const AnalyzeArgs& args) {
     opt.state_sink = [](std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); };
   std::optional<RamExtractor> extract;
   if (!args.extract_dir.empty()) extract.emplace(args.extract_dir);
+  // A damaged stream still gets a report of everything before the damage.
+  opt.keep_partial = true;
   auto r = qemu::analyze_qemu_stream(file->bytes(), opt, extract ? &*extract : nullptr);
   if (!r) return report(r.error());
-  if (extract) {
+  const Error* stopped = r->stopped ? &*r->stopped : nullptr;
+  if (extract && !stopped) {
     auto done = extract->finish();
     if (!done) return report(done.error());
   }
-  if (!opt.state_json) fmt::print("{}", qemu::report_text(r->report));
-  if (extract)
+  if (!opt.state_json) {
+    fmt::print("{}", qemu::report_text(r->report, stopped));
+    std::fflush(stdout);
+  } else {
+    // The JSON on stdout stays clean; what went wrong goes to stderr.
+    std::fflush(stdout);
+    for (const auto& w : r->report.warnings) fmt::print(stderr, "statewire: warning: {}\n", w.to_string());
+    for (const auto& a : r->report.anomalies)
+      fmt::print(stderr, "statewire: anomaly: {} [{}]\n", a.to_string(), errc_name(a.code));
+  }
+  if (extract && !stopped)
     for (const auto& p : extract->written()) fmt::print(stderr, "wrote {}\n", p);
+  if (stopped) return report(*stopped);
+  if (!r->report.anomalies.empty()) {
+    fmt::print(stderr, "statewire: error: {} anomal{} a loader would refuse (listed above)\n",
+               r->report.anomalies.size(), r->report.anomalies.size() == 1 ? "y" : "ies");
+    set_exit_code(kExitFailure);
+  }
 }
 
 }  // namespace

@@ -414,7 +414,13 @@ class Analyzer final : public QemuStreamVisitor {
     return {};
   }
   Result<void> on_section_begin(const SectionHeader& h) override {
+    if (h.kind == SectionKind::full || h.kind == SectionKind::start) check_header(h);
     if (tee_) SW_CHECK(tee_->on_section_begin(h));
+    return {};
+  }
+  Result<void> on_warning(const Error& e) override {
+    report.warnings.push_back(e);
+    if (tee_) SW_CHECK(tee_->on_warning(e));
     return {};
   }
   Result<void> on_ram_blocks(std::uint64_t total, std::uint16_t flags,
@@ -509,6 +515,57 @@ class Analyzer final : public QemuStreamVisitor {
   }
 
  private:
+  void anomaly(const SectionHeader& h, Errc code, std::string field, std::string what) {
+    Error e = make_error(code, std::move(what));
+    e.offset = h.offset;
+    e.section = fmt::format("{} (section {})", h.idstr.empty() ? "<empty name>" : h.idstr,
+                            h.section_id);
+    e.field_path = std::move(field);
+    report.anomalies.push_back(std::move(e));
+  }
+
+  // QEMU's loader looks a section up by (idstr, instance_id) among its own
+  // handlers and checks the version against that handler's range.
+  void check_header(const SectionHeader& h) {
+    if (h.idstr.empty()) {
+      anomaly(h, Errc::unknown_section, "idstr",
+              "empty section name: a loader has no handler for it and refuses the stream");
+      return;
+    }
+    for (unsigned char c : h.idstr) {
+      if (c < 0x20 || c > 0x7e) {
+        anomaly(h, Errc::unknown_section, "idstr",
+                fmt::format("section name holds byte {:#04x}: no handler has such a name, a "
+                            "loader refuses the stream",
+                            c));
+        return;
+      }
+    }
+    if (!opt_.decode.dump) return;
+    // idstr is "<qdev path>/<vmsd name>" or the vmsd name alone; several QOM
+    // types may share a vmsd name (ISA and PCI ne2000), so only a version no
+    // one of them accepts is refused.
+    const Description* any = nullptr;
+    for (std::size_t p = 0; !any;) {
+      std::string_view tail = std::string_view(h.idstr).substr(p);
+      for (const auto& dev : opt_.decode.dump->devices) {
+        const Description& d = dev.description;
+        if (d.name != tail) continue;
+        if (h.version_id <= d.version_id && h.version_id >= d.minimum_version_id) return;
+        any = &d;
+      }
+      std::size_t slash = h.idstr.find('/', p);
+      if (slash == std::string::npos) break;
+      p = slash + 1;
+    }
+    if (!any) return;
+    anomaly(h, h.version_id > any->version_id ? Errc::version_too_new : Errc::version_too_old,
+            "version_id",
+            fmt::format("version {} is outside what the schema's '{}' accepts (v{}..v{}): that "
+                        "build refuses it",
+                        h.version_id, any->name, any->minimum_version_id, any->version_id));
+  }
+
   const AnalyzeOptions& opt_;
   QemuStreamVisitor* tee_;
   const detail::Trailer* trailer_ = nullptr;
@@ -531,15 +588,20 @@ std::optional<StateLayout> parse_state_layout(std::string_view name) {
 Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes, const AnalyzeOptions& opt,
                                           QemuStreamVisitor* tee) {
   Analyzer a(opt, tee);
-  SW_CHECK(scan_qemu_stream(bytes, a, opt.decode));
   AnalyzeResult out;
+  if (auto scanned = scan_qemu_stream(bytes, a, opt.decode); !scanned) {
+    if (!opt.keep_partial) return Unexpected(std::move(scanned.error()));
+    out.stopped = std::move(scanned.error());
+  }
   out.report = std::move(a.report);
   out.report.size = bytes.size();
   if (opt.state_json) out.state_json = a.finish_state();
   return out;
 }
 
-std::string report_text(const StreamReport& r) {
+std::string report_text(const StreamReport& r) { return report_text(r, nullptr); }
+
+std::string report_text(const StreamReport& r, const Error* stopped) {
   std::string s;
   auto out = std::back_inserter(s);
   fmt::format_to(out, "QEMU migration stream, format version {}, {} bytes\n", r.version, r.size);
@@ -595,6 +657,18 @@ std::string report_text(const StreamReport& r) {
     sep = ", ";
   }
   fmt::format_to(out, "\n");
+  if (!r.warnings.empty()) {
+    fmt::format_to(out, "\n{} warnings (worked around; QEMU loads this):\n", r.warnings.size());
+    for (const auto& w : r.warnings) fmt::format_to(out, "  {}\n", w.to_string());
+  }
+  if (!r.anomalies.empty()) {
+    fmt::format_to(out, "\n{} anomalies (a loader would refuse this stream):\n",
+                   r.anomalies.size());
+    for (const auto& a : r.anomalies) fmt::format_to(out, "  {}\n", a.to_string());
+  }
+  if (stopped)
+    fmt::format_to(out, "\nSTOPPED: the stream is damaged; the report covers what comes before:\n  {}\n",
+                   stopped->to_string());
   return s;
 }
 

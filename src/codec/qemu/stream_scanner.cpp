@@ -100,8 +100,11 @@ class Scanner {
       return fail_at(Errc::unsupported, 4, "stream header", "version",
                      fmt::format("expected format version 3, found {}{}", version,
                                  version == 2 ? " (obsolete savevm v2)" : ""));
-    SW_TRY(trailer, detail::locate_trailer(bytes_));
-    trailer_ = std::move(trailer);
+    if (auto trailer = detail::locate_trailer(bytes_)) {
+      trailer_ = std::move(*trailer);
+    } else {
+      SW_CHECK(trailer_damaged(trailer.error()));
+    }
     if (trailer_ && trailer_->page_size && std::has_single_bit(trailer_->page_size))
       page_size_ = trailer_->page_size;
     SW_CHECK(v_.on_start(version, trailer_ ? &*trailer_ : nullptr));
@@ -160,12 +163,20 @@ class Scanner {
                      fmt::format("{} bytes after the description trailer, expected the end",
                                  cur_.remaining()));
     std::string_view text(reinterpret_cast<const char*>(json.data()), json.size());
-    if (!trailer_ || trailer_->offset != off) {
+    if (!trailer_damage_reported_ && (!trailer_ || trailer_->offset != off)) {
       // locate_trailer() only misses a trailer that is not valid (e.g. not
       // ending in '}'); parse it here to say what is wrong.
-      SW_CHECK(detail::parse_trailer(text, off));
+      if (auto t = detail::parse_trailer(text, off); !t) SW_CHECK(trailer_damaged(t.error()));
     }
     return v_.on_trailer(text, off);
+  }
+
+  // QEMU reads the trailer's bytes and ignores them, so a damaged one costs
+  // only the schema it would have given: say so and use the other sources.
+  Result<void> trailer_damaged(Error e) {
+    trailer_damage_reported_ = true;
+    e.message += "; the trailer is ignored, device sections use the other schema sources";
+    return v_.on_warning(e);
   }
 
   Result<void> command(std::uint64_t off) {
@@ -279,13 +290,30 @@ class Scanner {
     }
   }
 
+  // Does the input end inside a record header starting at p (or right at p)?
+  bool cut_record(std::uint64_t p) const {
+    const std::size_t n = bytes_.size();
+    if (p >= n) return p == n;
+    switch (bytes_[p]) {
+      case 0x01:
+      case 0x04: return p + 6 > n || p + 6 + bytes_[p + 5] + 8 > n;
+      case 0x02:
+      case 0x03:
+      case 0x08: return p + 5 > n;
+      default: return false;
+    }
+  }
+
   std::optional<std::uint64_t> scan_footer(std::uint64_t from, std::uint32_t id) const {
     std::uint64_t p = from;
     while (p < bytes_.size()) {
       const void* hit = std::memchr(bytes_.data() + p, 0x7E, bytes_.size() - p);
       if (!hit) return std::nullopt;
       std::uint64_t q = static_cast<const std::uint8_t*>(hit) - bytes_.data();
-      if (footer_at(q, id) && plausible_record(q + 5)) return q;
+      // In a cut stream, a footer followed by a record the cut runs through
+      // still ends its section: the section is reported, and the next read
+      // says where the input stops.
+      if (footer_at(q, id) && (plausible_record(q + 5) || cut_record(q + 5))) return q;
       p = q + 1;
     }
     return std::nullopt;
@@ -621,6 +649,7 @@ class Scanner {
   std::string block_;
   std::uint64_t block_len_ = 0;
   bool have_block_ = false;
+  bool trailer_damage_reported_ = false;
 };
 
 }  // namespace
