@@ -118,7 +118,7 @@ void register_check(CLI::App& app) {
       decode.registered = qemu::builtin_qemu_descriptions();
       auto stream = read_any_stream(args->devices_from, decode);
       if (!stream) return unreadable(stream.error());
-      sent = sent_content(*stream);
+      sent = sent_content(stream->stream);
       opt.sent = &*sent;
     }
     CheckReport report = check_compat(*old_schema, *new_schema, opt);

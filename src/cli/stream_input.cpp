@@ -8,23 +8,23 @@
 
 namespace statewire::cli {
 
-Result<StateStream> read_any_stream(const std::string& path, const qemu::QemuDecodeOptions& qemu) {
+Result<InputStream> read_any_stream(const std::string& path, const qemu::QemuDecodeOptions& qemu) {
   SW_TRY(file, MappedFile::open(path));
   ByteSpan b = file.bytes();
   if (b.size() >= 4 && std::memcmp(b.data(), "QEVM", 4) == 0) {
     auto s = qemu::decode_qemu_stream(b, qemu);
     if (!s) return Unexpected(std::move(s.error().in_section(path)));
-    return s;
+    return InputStream{std::move(*s), "qemu"};
   }
   if (is_framed(b)) {
     auto f = decode_framed(b);
     if (!f) return Unexpected(std::move(f.error().in_section(path)));
-    return std::move(f->stream);
+    return InputStream{std::move(f->stream), "framed"};
   }
   std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
   auto tree = stream_from_json(text);
   if (!tree) return Unexpected(std::move(tree.error().in_section(path)));
-  return tree;
+  return InputStream{std::move(*tree), "json"};
 }
 
 }  // namespace statewire::cli

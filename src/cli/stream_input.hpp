@@ -11,9 +11,14 @@
 
 namespace statewire::cli {
 
+struct InputStream {
+  StateStream stream;
+  std::string format;  // "qemu", "framed" or "json": what the file was
+};
+
 // `path` "-" reads standard input. `qemu` decides how QEMU streams' device
 // sections are explained (schema sources).
-[[nodiscard]] Result<StateStream> read_any_stream(const std::string& path,
+[[nodiscard]] Result<InputStream> read_any_stream(const std::string& path,
                                                   const qemu::QemuDecodeOptions& qemu);
 
 }  // namespace statewire::cli
