@@ -35,7 +35,11 @@ class Differ {
       structure(path, *x, *b.get_if<Struct>());
       return;
     }
-    if (!(a == b)) add(path, fmt::format("{} != {}", to_text(a), to_text(b)));
+    if (!(a == b) && !full()) {
+      add(path, fmt::format("{} != {}", to_text(a), to_text(b)));
+      out_.back().left = a;
+      out_.back().right = b;
+    }
   }
 
   void structure(const std::string& path, const Struct& a, const Struct& b) {
