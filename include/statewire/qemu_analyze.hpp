@@ -113,4 +113,11 @@ std::string report_text(const StreamReport& r, const Error* stopped);
 
 std::string report_text(const StreamReport& r);
 
+// Where the bytes go: RAM, device state and the rest (headers, footers,
+// trailer) with their shares of the stream, then each device (all its
+// section records) by size, largest first, in human units.
+std::string report_sizes(const StreamReport& r);
+// 1536 -> "1.5 KiB" (binary units, one decimal; bytes below 1 KiB).
+std::string human_size(std::uint64_t bytes);
+
 }  // namespace statewire::qemu

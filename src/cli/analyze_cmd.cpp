@@ -28,6 +28,7 @@ struct AnalyzeArgs {
   std::string path;
   std::string format = "text";
   std::string layout = "lossless";
+  std::string sort = "offset";
   std::string extract_dir;
   QemuSchemaArgs schema;
 };
@@ -65,6 +66,7 @@ void run_analyze(const AnalyzeArgs& args) {
   }
   if (!opt.state_json) {
     fmt::print("{}", qemu::report_text(r->report, stopped));
+    if (args.sort == "size") fmt::print("{}", qemu::report_sizes(r->report));
     std::fflush(stdout);
   } else {
     // The JSON on stdout stays clean; what went wrong goes to stderr.
@@ -102,6 +104,10 @@ void register_analyze(CLI::App& app) {
                   "(7.2's keeps only the last element of a 10.2 struct array)")
       ->check(CLI::IsMember({"lossless", "qemu-10.2", "qemu-7.2"}))
       ->capture_default_str();
+  cmd->add_option("--sort", args->sort,
+                  "text: offset (sections in stream order) or size (adds where the bytes go: RAM "
+                  "vs device state, each device's size and share, largest first)")
+      ->check(CLI::IsMember({"offset", "size"}));
   cmd->add_option("--extract-ram", args->extract_dir, "Write each RAM block to a file under DIR");
   cmd->callback([args] { run_analyze(*args); });
 }

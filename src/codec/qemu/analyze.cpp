@@ -672,4 +672,50 @@ std::string report_text(const StreamReport& r, const Error* stopped) {
   return s;
 }
 
+std::string human_size(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  double v = static_cast<double>(bytes) / 1024;
+  std::size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) v /= 1024, ++u;
+  return fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+std::string report_sizes(const StreamReport& r) {
+  std::string s;
+  auto out = std::back_inserter(s);
+  std::uint64_t ram = 0, devices = 0;
+  // Devices by name and instance: a START/PART/END series counts once.
+  std::vector<std::pair<std::string, std::uint64_t>> by_device;
+  std::map<std::string, std::size_t> index;
+  for (const auto& sec : r.sections) {
+    const SectionSummary& m = sec.summary;
+    if (m.source == SchemaSource::ram) {
+      ram += m.body_size;
+      continue;
+    }
+    devices += m.body_size;
+    const std::string label = fmt::format("{}/{}", m.header.idstr, m.header.instance_id);
+    auto [it, fresh] = index.try_emplace(label, by_device.size());
+    if (fresh) by_device.emplace_back(label, 0);
+    by_device[it->second].second += m.body_size;
+  }
+  const std::uint64_t total = std::max<std::uint64_t>(r.size, 1);
+  auto share = [&](std::uint64_t n) { return 100.0 * static_cast<double>(n) / static_cast<double>(total); };
+  const std::uint64_t other = r.size >= ram + devices ? r.size - ram - devices : 0;
+  fmt::format_to(out, "\nsizes: stream {}\n", human_size(r.size));
+  fmt::format_to(out, "  {:<40} {:>10} {:>6.1f}%\n", "RAM (page records)", human_size(ram), share(ram));
+  fmt::format_to(out, "  {:<40} {:>10} {:>6.1f}%\n", fmt::format("device state ({} devices)", by_device.size()),
+                 human_size(devices), share(devices));
+  fmt::format_to(out, "  {:<40} {:>10} {:>6.1f}%\n", "headers, footers, description trailer",
+                 human_size(other), share(other));
+  std::stable_sort(by_device.begin(), by_device.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  fmt::format_to(out, "\ndevices by size (share of the device state):\n");
+  for (const auto& [label, n] : by_device)
+    fmt::format_to(out, "  {:<40} {:>10} {:>6.1f}%\n", label, human_size(n),
+                   devices ? 100.0 * static_cast<double>(n) / static_cast<double>(devices) : 0.0);
+  return s;
+}
+
 }  // namespace statewire::qemu
