@@ -13,7 +13,8 @@ class Differ {
   explicit Differ(const DiffOptions& opt) : opt_(opt) {}
 
   void add(std::string path, std::string what) {
-    if (out_.size() < opt_.max_differences) out_.push_back({std::move(path), std::move(what)});
+    if (out_.size() < opt_.max_differences)
+      out_.push_back({std::move(path), std::move(what), std::nullopt, std::nullopt});
   }
   bool full() const { return out_.size() >= opt_.max_differences; }
 
