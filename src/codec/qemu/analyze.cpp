@@ -219,6 +219,18 @@ bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v, StateLayout l
   auto t = fe.find("type");
   if (t == fe.end() || !t->is_string()) return false;
   const std::string& type = t->get_ref<const std::string&>();
+  // A NULL element of an array of pointers (QEMU 9.2 on names the type
+  // "nullptr", 7.2 an empty "struct"; the 10.2 script prints "nullptr", the
+  // 7.2 one the marker byte).
+  if (v.kind() == ValueKind::null || (type == "nullptr" && layout != StateLayout::qemu_7_2)) {
+    if (layout == StateLayout::lossless)
+      w.null();
+    else if (layout == StateLayout::qemu_10_2)
+      w.plain_string("nullptr");
+    else
+      write_value_bytes(w, v);
+    return true;
+  }
   if (type == "struct") {
     const Struct* st = v.get_if<Struct>();
     auto it = fe.find("struct");
@@ -229,15 +241,6 @@ bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v, StateLayout l
       w.boolean(*b);
       return true;
     }
-  }
-  // A NULL element of an array of pointers (QEMU 9.2 on names the type
-  // "nullptr"; the 10.2 script prints that word, the 7.2 one the marker byte).
-  if (type == "nullptr" && layout != StateLayout::qemu_7_2) {
-    if (layout == StateLayout::lossless)
-      w.null();
-    else
-      w.plain_string("nullptr");
-    return true;
   }
   for (const auto& ir : kIntRenders) {
     if (type == ir.type) {
@@ -285,6 +288,11 @@ bool add_entry(Group& g, const Json& fe, const Value& v, StateLayout layout) {
       for (std::uint8_t byte : b->bytes) add.push_back({&fe, &v, byte});
     } else if (const Array* a = v.get_if<Array>()) {
       for (const auto& item : a->items) add.push_back({&fe, &item, -1});
+    } else if (v.kind() == ValueKind::null) {
+      // A run of NULL pointers described once ("nullptr" with array_len n).
+      const auto& n = fe["array_len"];
+      if (!n.is_number_unsigned() || n.get<std::uint64_t>() > (1u << 24)) return false;
+      for (std::uint64_t k = 0; k < n.get<std::uint64_t>(); ++k) add.push_back({&fe, &v, -1});
     } else {
       return false;
     }

@@ -150,6 +150,32 @@ TEST(QemuAnalyzeLayout, SevenTwoLayoutKeepsOnlyTheLastStructElementLikeThatScrip
   FAIL() << "corpus stream i440fx-4.2-virtio-running2s.mig not found";
 }
 
+TEST(QemuAnalyzeLayout, NullPointersPrintPerLayout) {
+  // One FULL section "dev": p[0] a struct, p[1] NULL (7.2's empty "struct"),
+  // q two NULLs described once (newer QEMUs' "nullptr" with array_len).
+  const std::string json = R"({"page_size": 4096, "devices": [)"
+      R"({"name": "dev", "instance_id": 0, "vmsd_name": "dev", "version": 1, "fields": [)"
+      R"({"name": "p", "index": 0, "type": "struct", "struct": {"vmsd_name": "elem", "version": 1,)"
+      R"( "fields": [{"name": "v", "type": "uint16", "size": 2}]}, "size": 2},)"
+      R"({"name": "p", "index": 1, "type": "struct", "struct": {}, "size": 1},)"
+      R"({"name": "q", "array_len": 2, "type": "nullptr", "size": 1}]}]})";
+  std::vector<std::uint8_t> in = {'Q', 'E', 'V', 'M', 0, 0, 0, 3, 0x04, 0, 0, 0, 0, 3, 'd', 'e', 'v',
+                                  0, 0, 0, 0, 0, 0, 0, 1, 0x30, 0x31, 0x30, 0x30, 0x30, 0x00, 0x06};
+  for (int shift = 24; shift >= 0; shift -= 8) in.push_back(static_cast<std::uint8_t>(json.size() >> shift));
+  in.insert(in.end(), json.begin(), json.end());
+  auto doc = [&](StateLayout l) { return nlohmann::ordered_json::parse(state_json(in, l))["dev (0)"]; };
+  auto lossless = doc(StateLayout::lossless);
+  EXPECT_EQ(lossless["p"][0]["v"], "0x3031");
+  EXPECT_TRUE(lossless["p"][1].is_null());
+  EXPECT_EQ(lossless["q"], nlohmann::ordered_json::parse("[null, null]"));
+  auto v102 = doc(StateLayout::qemu_10_2);
+  EXPECT_EQ(v102["p"][1], "nullptr");
+  EXPECT_EQ(v102["q"], nlohmann::ordered_json::parse(R"(["nullptr", "nullptr"])"));
+  auto v72 = doc(StateLayout::qemu_7_2);  // the marker byte, as the 7.2 script's generic reader
+  EXPECT_EQ(v72["p"][1], "30");
+  EXPECT_EQ(v72["q"], nlohmann::ordered_json::parse(R"(["30", "30"])"));
+}
+
 TEST(QemuAnalyzeLayout, NamesParse) {
   EXPECT_EQ(parse_state_layout("lossless"), StateLayout::lossless);
   EXPECT_EQ(parse_state_layout("qemu-10.2"), StateLayout::qemu_10_2);
