@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,26 @@ struct Finding {
   std::string repair;       // how to change the device so it migrates ("" if none)
   std::string transform;    // a declarative rule that would load the old stream
   std::vector<FindingCondition> conditions;  // innermost last
+  // Other device types (sharing the section) with exactly this finding,
+  // merged into this one so the report says it once.
+  std::vector<std::string> same_in;
+};
+
+// The report's opening table: one row per device type with findings.
+struct DeviceVerdict {
+  std::string device;  // schema device key; "" for dump-level findings
+  std::string section;
+  Verdict forward = Verdict::ok;   // the worst finding's verdict per direction
+  Verdict backward = Verdict::ok;
+};
+
+// What one stream actually sends (check --devices-from): findings about
+// other sections, or about subsections of a decoded section that the stream
+// did not carry, are left out ("will this VM migrate?").
+struct SentContent {
+  std::set<std::string, std::less<>> sections;     // idstrs and each '/' suffix of them
+  std::set<std::string, std::less<>> subsections;  // names of subsections sent, anywhere
+  std::set<std::string, std::less<>> undecoded;    // sections whose subsections are unknown
 };
 
 // A (source build, machine type) -> (destination build, same machine type) pair.
@@ -68,6 +89,7 @@ struct MachinePair {
 struct CheckOptions {
   CheckDirection direction = CheckDirection::both;
   const MachineSet* machines = nullptr;  // optional; evaluated when set
+  const SentContent* sent = nullptr;     // optional; judge only what a stream sends
 };
 
 struct CheckReport {
@@ -76,6 +98,9 @@ struct CheckReport {
   std::size_t devices_compared = 0;
   std::vector<Finding> findings;    // grouped by device in old-dump order
   std::vector<MachinePair> machines;
+  std::vector<DeviceVerdict> devices;  // device types with findings, in findings order
+  std::size_t merged = 0;              // duplicate findings folded into others
+  std::size_t filtered = 0;            // findings left out by `sent`
 
   std::size_t count(Severity s) const noexcept;
   bool breaking() const noexcept { return count(Severity::error) > 0; }

@@ -182,6 +182,10 @@ class QemuStreamVisitor {
   virtual Result<void> on_trailer(std::string_view /*json*/, std::uint64_t /*offset*/) {
     return {};
   }
+  // Something the scan worked around and went on (a description trailer that
+  // is not valid JSON: QEMU's loader skips it unread, so device sections fall
+  // back to the other schema sources). Returning an error stops the scan.
+  virtual Result<void> on_warning(const Error& /*what*/) { return {}; }
   // Called once before the first record. `trailer` is the description
   // trailer, already located at the end of the input and parsed (null when
   // the stream has none); its type is internal to the library (analyze uses it).
@@ -213,6 +217,9 @@ class QemuStreamReader {
   // Input consumed so far.
   std::uint64_t offset() const;
   // The most memory the window ever held, within max_buffer.
+  // Bytes taken from the source so far (at least offset()): a stream that
+  // stops on damage has been read this far.
+  std::uint64_t bytes_seen() const;
   std::size_t buffer_high_water() const;
 
  private:

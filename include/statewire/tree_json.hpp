@@ -8,6 +8,10 @@
 //                  "subsections": [{"name": "serial/fifo", "version_id": 1,
 //                                   "fields": [...], "subsections": [...]}]}],
 //    "envelope": {"fields": [...]}}      (only when StateStream::envelope is not empty)
+// Integers whose magnitude exceeds 2^53 are written as "0x..." strings (jq
+// 1.6 and JavaScript hold numbers as doubles and would change them); readers
+// accept any integer as a number or as a "0x..."/decimal string, range-checked
+// against the declared width.
 // Readers reject anything malformed with the JSON path of the bad element.
 #pragma once
 

@@ -32,6 +32,8 @@ constexpr std::size_t kBulkReadFrom = 64u << 20;
 struct AnalyzeArgs {
   std::string path;
   std::string format = "text";
+  std::string layout = "lossless";
+  std::string sort = "offset";
   std::string extract_dir;
   QemuSchemaArgs schema;
 };
@@ -87,20 +89,40 @@ void run_analyze(const AnalyzeArgs& args) {
   // re-encode check is for convert, which must write the same bytes back.
   opt.decode.verify_reencode = false;
   opt.state_json = args.format == "json";
+  opt.layout = *qemu::parse_state_layout(args.layout);  // CLI11 checked the name
   if (opt.state_json)
     opt.state_sink = [](std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); };
   std::optional<RamExtractor> extract;
   if (!args.extract_dir.empty()) extract.emplace(args.extract_dir);
+  // A damaged stream still gets a report of everything before the damage.
+  opt.keep_partial = true;
   auto r = file ? qemu::analyze_qemu_stream(file->bytes(), opt, extract ? &*extract : nullptr)
                 : qemu::analyze_qemu_stream(*in, opt, extract ? &*extract : nullptr);
   if (!r) return report(r.error());
-  if (extract) {
+  const Error* stopped = r->stopped ? &*r->stopped : nullptr;
+  if (extract && !stopped) {
     auto done = extract->finish();
     if (!done) return report(done.error());
   }
-  if (!opt.state_json) fmt::print("{}", qemu::report_text(r->report));
-  if (extract)
+  if (!opt.state_json) {
+    fmt::print("{}", qemu::report_text(r->report, stopped));
+    if (args.sort == "size") fmt::print("{}", qemu::report_sizes(r->report));
+    std::fflush(stdout);
+  } else {
+    // The JSON on stdout stays clean; what went wrong goes to stderr.
+    std::fflush(stdout);
+    for (const auto& w : r->report.warnings) fmt::print(stderr, "statewire: warning: {}\n", w.to_string());
+    for (const auto& a : r->report.anomalies)
+      fmt::print(stderr, "statewire: anomaly: {} [{}]\n", a.to_string(), errc_name(a.code));
+  }
+  if (extract && !stopped)
     for (const auto& p : extract->written()) fmt::print(stderr, "wrote {}\n", p);
+  if (stopped) return report(*stopped);
+  if (!r->report.anomalies.empty()) {
+    fmt::print(stderr, "statewire: error: {} anomal{} a loader would refuse (listed above)\n",
+               r->report.anomalies.size(), r->report.anomalies.size() == 1 ? "y" : "ies");
+    set_exit_code(kExitFailure);
+  }
 }
 
 }  // namespace
@@ -114,7 +136,18 @@ void register_analyze(CLI::App& app) {
   add_schema_options(*cmd, args->schema);
   cmd->add_option("--format", args->format,
                   "text: summary; json: device state as analyze-migration.py --dump state")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--layout", args->layout,
+                  "json: how array elements are gathered. lossless: every element in one list; "
+                  "qemu-10.2 / qemu-7.2: exactly what that QEMU's analyze-migration.py prints "
+                  "(7.2's keeps only the last element of a 10.2 struct array)")
+      ->check(CLI::IsMember({"lossless", "qemu-10.2", "qemu-7.2"}))
+      ->capture_default_str();
+  cmd->add_option("--sort", args->sort,
+                  "text: offset (sections in stream order) or size (adds where the bytes go: RAM "
+                  "vs device state, each device's size and share, largest first)")
+      ->check(CLI::IsMember({"offset", "size"}));
   cmd->add_option("--extract-ram", args->extract_dir, "Write each RAM block to a file under DIR");
   cmd->callback([args] { run_analyze(*args); });
 }

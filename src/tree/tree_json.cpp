@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 namespace statewire {
@@ -50,10 +52,24 @@ Json value_json(const Value& v) {
         } else if constexpr (std::is_same_v<T, bool>) {
           j["v"] = x;
         } else if constexpr (std::is_integral_v<T>) {
-          if constexpr (std::is_signed_v<T>)
-            j["v"] = static_cast<std::int64_t>(x);
-          else
-            j["v"] = static_cast<std::uint64_t>(x);
+          // jq 1.6 (and JavaScript) hold numbers as doubles: beyond 2^53 a
+          // number would come back changed, so such values are written as a
+          // "0x..." string, which the reader accepts for any integer.
+          constexpr std::int64_t kExact = std::int64_t(1) << 53;
+          if constexpr (std::is_signed_v<T>) {
+            const auto w = static_cast<std::int64_t>(x);
+            if (w > kExact || w < -kExact)
+              j["v"] = w < 0 ? fmt::format("-0x{:x}", 0 - static_cast<std::uint64_t>(w))
+                             : fmt::format("0x{:x}", w);
+            else
+              j["v"] = w;
+          } else {
+            const auto w = static_cast<std::uint64_t>(x);
+            if (w > static_cast<std::uint64_t>(kExact))
+              j["v"] = fmt::format("0x{:x}", w);
+            else
+              j["v"] = w;
+          }
         } else if constexpr (std::is_same_v<T, Blob>) {
           j["v"] = to_hex(x.bytes);
         } else if constexpr (std::is_same_v<T, std::string>) {
@@ -176,7 +192,22 @@ class Emitter {
             out_ += x ? "true" : "false";
           } else if constexpr (std::is_integral_v<T>) {
             key("v", level, false);
-            fmt::format_to(std::back_inserter(out_), "{}", x);
+            // As value_json: beyond 2^53 an integer is a "0x..." string.
+            constexpr std::uint64_t kExact = std::uint64_t(1) << 53;
+            if constexpr (std::is_signed_v<T>) {
+              const auto w = static_cast<std::int64_t>(x);
+              const std::uint64_t mag = w < 0 ? 0 - static_cast<std::uint64_t>(w) : static_cast<std::uint64_t>(w);
+              if (mag > kExact)
+                fmt::format_to(std::back_inserter(out_), "\"{}0x{:x}\"", w < 0 ? "-" : "", mag);
+              else
+                fmt::format_to(std::back_inserter(out_), "{}", w);
+            } else {
+              const auto w = static_cast<std::uint64_t>(x);
+              if (w > kExact)
+                fmt::format_to(std::back_inserter(out_), "\"0x{:x}\"", w);
+              else
+                fmt::format_to(std::back_inserter(out_), "{}", w);
+            }
           } else if constexpr (std::is_same_v<T, Blob>) {
             key("v", level, false);
             out_ += '"';
@@ -292,8 +323,52 @@ Unexpected bad(const std::string& path, const std::string& what) {
   return Unexpected(std::move(e));
 }
 
+// "0x1f", "-0x10" or "123": integers as strings, as editors and jq keep them.
+std::optional<std::pair<bool, std::uint64_t>> parse_int_text(std::string_view t) {
+  bool neg = false;
+  if (!t.empty() && t.front() == '-') {
+    neg = true;
+    t.remove_prefix(1);
+  }
+  int base = 10;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
+    base = 16;
+    t.remove_prefix(2);
+  }
+  if (t.empty() || t.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : t) {
+    int d = base == 16 ? hex_digit(c) : (c >= '0' && c <= '9' ? c - '0' : -1);
+    if (d < 0) return std::nullopt;
+    if (v > (std::numeric_limits<std::uint64_t>::max() - static_cast<unsigned>(d)) / base)
+      return std::nullopt;
+    v = v * base + static_cast<unsigned>(d);
+  }
+  return std::pair{neg, v};
+}
+
 template <class T>
 Result<T> get_int(const Json& j, const std::string& path) {
+  if (j.is_string()) {
+    auto p = parse_int_text(j.get_ref<const std::string&>());
+    if (!p) return bad(path, fmt::format("\"{}\" is not an integer (decimal or 0x hex)",
+                                         j.get_ref<const std::string&>()));
+    auto [neg, mag] = *p;
+    if (!neg) {
+      if (mag > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+        return bad(path, fmt::format("{} does not fit the declared width", j.get_ref<const std::string&>()));
+      return static_cast<T>(mag);
+    }
+    if constexpr (std::is_signed_v<T>) {
+      const auto lim = static_cast<std::uint64_t>(std::numeric_limits<T>::max()) + 1;
+      if (mag > lim)
+        return bad(path, fmt::format("{} does not fit the declared width", j.get_ref<const std::string&>()));
+      return static_cast<T>(0 - mag);
+    }
+    if (mag != 0)
+      return bad(path, fmt::format("{} is negative for an unsigned field", j.get_ref<const std::string&>()));
+    return T(0);
+  }
   if (j.is_number_unsigned()) {
     auto u = j.get<std::uint64_t>();
     if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))

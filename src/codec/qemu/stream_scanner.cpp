@@ -124,6 +124,7 @@ class QemuStreamReader::Impl {
   }
 
   std::uint64_t offset() const { return win_.offset(); }
+  std::uint64_t seen() const { return win_.visible_end(); }
   std::size_t high_water() const { return win_.high_water(); }
 
  private:
@@ -177,7 +178,10 @@ class QemuStreamReader::Impl {
       return fail_at(Errc::unsupported, 4, "stream header", "version",
                      fmt::format("expected format version 3, found {}{}", version,
                                  version == 2 ? " (obsolete savevm v2)" : ""));
-    SW_CHECK(locate_trailer_ahead());
+    if (auto located = locate_trailer_ahead(); !located) {
+      if (located.error().code == Errc::io_error) return Unexpected(std::move(located.error()));
+      SW_CHECK(trailer_damaged(std::move(located.error())));
+    }
     if (trailer_ && trailer_->page_size && std::has_single_bit(trailer_->page_size))
       page_size_ = trailer_->page_size;
     SW_CHECK(v_->on_start(version, trailer_ ? &*trailer_ : nullptr));
@@ -258,7 +262,8 @@ class QemuStreamReader::Impl {
     const void* hit = memrchr(rest.data(), 0x06, rest.size());
     if (!hit || hit == rest.data()) return {};
     const std::size_t p = static_cast<const std::uint8_t*>(hit) - rest.data();
-    SW_CHECK(adopt_trailer(rest.subspan(p - 1), win_.offset() + p - 1));
+    if (auto adopted = adopt_trailer(rest.subspan(p - 1), win_.offset() + p - 1); !adopted)
+      SW_CHECK(trailer_damaged(std::move(adopted.error())));
     if (trailer_) SW_CHECK(v_->on_description(*trailer_));
     return {};
   }
@@ -315,12 +320,20 @@ class QemuStreamReader::Impl {
                                  win_.at_end() ? "" : "at least ", win_.view().size()));
     }
     std::string_view text(reinterpret_cast<const char*>(json.data()), json.size());
-    if (!trailer_ || trailer_->offset != off) {
+    if (!trailer_damage_reported_ && (!trailer_ || trailer_->offset != off)) {
       // A trailer found ahead has been parsed; anything else (not ending in
       // '}', or never looked for) is parsed here to say what is wrong.
-      SW_CHECK(detail::parse_trailer(text, off));
+      if (auto t = detail::parse_trailer(text, off); !t) SW_CHECK(trailer_damaged(t.error()));
     }
     return v_->on_trailer(text, off);
+  }
+
+  // QEMU reads the trailer's bytes and ignores them, so a damaged one costs
+  // only the schema it would have given: say so and use the other sources.
+  Result<void> trailer_damaged(Error e) {
+    trailer_damage_reported_ = true;
+    e.message += "; the trailer is ignored, device sections use the other schema sources";
+    return v_->on_warning(e);
   }
 
   Result<void> command(std::uint64_t off) {
@@ -453,6 +466,21 @@ class QemuStreamReader::Impl {
     }
   }
 
+  // Does the input end inside a record header starting at p (or right at p)?
+  bool cut_record(std::uint64_t p) const {
+    if (!win_.at_end()) return false;
+    const std::uint64_t n = win_.visible_end();
+    if (p >= n) return p == n;
+    switch (at(p)) {
+      case 0x01:
+      case 0x04: return p + 6 > n || p + 6 + at(p + 5) + 8 > n;
+      case 0x02:
+      case 0x03:
+      case 0x08: return p + 5 > n;
+      default: return false;
+    }
+  }
+
   // The first footer of section `id` at or after `from` that a record
   // follows, pulling more input as the search needs it (within the bound).
   Result<std::optional<std::uint64_t>> scan_footer(std::uint64_t from, std::uint32_t id) {
@@ -466,8 +494,11 @@ class QemuStreamReader::Impl {
           const std::uint64_t q = static_cast<const std::uint8_t*>(hit) - base;
           SW_TRY(is_footer, footer_at(q, id));
           if (is_footer) {
+            // In a cut stream, a footer followed by a record the cut runs
+            // through still ends its section: the section is reported, and
+            // the next read says where the input stops.
             SW_TRY(follows, plausible_record(q + 5));
-            if (follows) return std::optional<std::uint64_t>(q);
+            if (follows || cut_record(q + 5)) return std::optional<std::uint64_t>(q);
           }
           p = q + 1;
           continue;
@@ -865,6 +896,7 @@ class QemuStreamReader::Impl {
   bool have_block_ = false;
   SectionSummary ram_sum_;  // of the RAM section being read
   std::string ram_label_;
+  bool trailer_damage_reported_ = false;
 };
 
 QemuStreamReader::QemuStreamReader(ByteSource& source, const QemuDecodeOptions& opt)
@@ -874,6 +906,7 @@ Result<bool> QemuStreamReader::step(QemuStreamVisitor& visitor) { return impl_->
 Result<void> QemuStreamReader::run(QemuStreamVisitor& visitor) { return impl_->run(visitor); }
 std::uint64_t QemuStreamReader::offset() const { return impl_->offset(); }
 std::size_t QemuStreamReader::buffer_high_water() const { return impl_->high_water(); }
+std::uint64_t QemuStreamReader::bytes_seen() const { return impl_->seen(); }
 
 namespace {
 
