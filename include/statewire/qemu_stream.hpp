@@ -290,6 +290,16 @@ class QemuStreamWriter {
   std::string label_;
 };
 
+// One device entry of a stream's description trailer (QEMU_VM_VMDESCRIPTION):
+// what that section's body holds, as QEMU recorded it when it wrote the body.
+struct TrailerSection {
+  std::string idstr;
+  std::uint32_t instance_id = 0;
+  std::shared_ptr<const Description> description;
+};
+// Parses trailer JSON text (the envelope's `vmdescription` member).
+[[nodiscard]] Result<std::vector<TrailerSection>> parse_description_trailer(std::string_view json);
+
 // Descriptions for sections -dump-vmstate never lists (timer, globalstate),
 // as QEMU 7.2 declares them; a caller may add them to `registered`.
 std::vector<std::shared_ptr<const Description>> builtin_qemu_descriptions();
