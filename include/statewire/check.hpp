@@ -18,6 +18,7 @@
 
 #include "statewire/machine_types.hpp"
 #include "statewire/schema.hpp"
+#include "statewire/transform.hpp"
 
 namespace statewire {
 
@@ -55,6 +56,10 @@ struct Finding {
   std::string repair;       // how to change the device so it migrates ("" if none)
   std::string transform;    // a declarative rule that would load the old stream
   std::vector<FindingCondition> conditions;  // innermost last
+  // The same repair as data the transform layer applies (when it can be said
+  // as tree operations): runs on the source's state for the direction named.
+  std::optional<Transform> repair_transform;
+  CheckDirection repair_direction = CheckDirection::forward;
 };
 
 // A (source build, machine type) -> (destination build, same machine type) pair.
@@ -87,6 +92,9 @@ CheckReport check_compat(const SchemaSet& old_schema, const SchemaSet& new_schem
 struct RenderOptions {
   bool show_info = true;  // text: list info findings too
 };
+// The typed repairs of a report, for a person to review (check --rules-out).
+TransformSet repair_transforms(const CheckReport& report);
+
 std::string render_check_text(const CheckReport& report, const RenderOptions& opt = {});
 std::string render_check_json(const CheckReport& report);
 

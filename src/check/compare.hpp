@@ -78,5 +78,7 @@ void compare_body(const Description& o, const Description& n, const Scope& s, Si
 void compare_devices(const SchemaSet& o, const SchemaSet& n, Sink& sink, std::size_t& compared);
 
 void evaluate_machines(const MachineSet& machines, CheckReport& report);
+// Fills Finding::repair_transform where the textual repair is a tree operation.
+void attach_repairs(const SchemaSet& o, const SchemaSet& n, CheckReport& report);
 
 }  // namespace statewire::check_detail

@@ -20,6 +20,7 @@ void register_demo(CLI::App& app);
 void register_caps(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_convert(CLI::App& app);
+void register_plan(CLI::App& app);
 
 // An existing file, or "-" for standard input (streams: see MappedFile::open).
 inline const CLI::Validator kInputFile =

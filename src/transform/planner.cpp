@@ -104,14 +104,20 @@ MigrationPlan plan_migration(StateStream source, const SchemaCatalog& destinatio
         if (t.section == vmsd && t.from == final_version && t.to == final_version &&
             condition_holds(t, cands))
           chain->push_back(&t);
-    SectionPlan sp{label, from, final_version, *chain};
+    SectionPlan sp{label, from, final_version, {}};
     for (const Transform* t : *chain) {
+      // A same-version fix-up that finds nothing to do is left out of the plan.
+      const bool fixup = t->from == t->to;
+      Section before = fixup ? st.sections[i] : Section{};
+      const std::size_t count = st.sections.size();
       auto r = apply_transform(*t, st, i);
       if (!r) {
+        sp.chain.push_back(t);
         plan.refusals.push_back(std::move(r.error()));
         refused.insert(label);
         break;
       }
+      if (!fixup || count != st.sections.size() || !(st.sections[i] == before)) sp.chain.push_back(t);
     }
     plan.sections.push_back(std::move(sp));
   }

@@ -39,6 +39,9 @@ bool same_name(std::string_view member, std::string_view field) {
   member = base_name(member);
   field = base_name(field);
   if (member == field) return true;
+  // Only a bare name matches a dotted one by its last component.
+  if (member.find('.') != std::string_view::npos && field.find('.') != std::string_view::npos)
+    return false;
   auto last = [](std::string_view n) {
     std::size_t dot = n.rfind('.');
     return dot == std::string_view::npos ? n : n.substr(dot + 1);
@@ -124,9 +127,14 @@ class Validator {
       // Arrays of structs in a QEMU trailer are one member per element with
       // the same name; a description that reads the field once takes them all.
       std::size_t take = 1;
-      const bool next_same = fi + 1 < fields.size() && same_name(fields[fi + 1].name, f.name);
+      const bool next_same =
+          fi + 1 < fields.size() && base_name(fields[fi + 1].name) == base_name(f.name);
+      const std::size_t most =
+          f.count.mode == Count::Mode::fixed ? std::max<std::size_t>(f.count.n, 1) : s.members.size();
       if (!next_same && !m->value.get_if<Array>())
-        while (i + take < s.members.size() && same_name(s.members[i + take].name, f.name)) ++take;
+        while (i + take < s.members.size() && take < most &&
+               same_name(s.members[i + take].name, f.name))
+          ++take;
       field(f, s, i, take, join(path, f.name), depth);
       i += take;
     }
