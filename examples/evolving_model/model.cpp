@@ -27,18 +27,5 @@ bool property_on(const statewire::MachineSet& m, std::size_t machine, std::strin
   return *v == "on" || *v == "true" || *v == "yes";
 }
 
-statewire::Result<void> all_used(const statewire::StateStream& s, std::size_t used,
-                                 const statewire::SchemaCatalog& catalog) {
-  if (used == s.sections.size()) return {};
-  for (const auto& sec : s.sections)
-    if (!catalog.find(sec)) {
-      statewire::Error e = statewire::make_error(statewire::Errc::unknown_section,
-                                                 "section '" + sec.name + "' is unknown to this build");
-      e.section = sec.label();
-      return statewire::Unexpected(std::move(e));
-    }
-  return statewire::fail(statewire::Errc::mismatch, "a section was sent twice");
-}
-
 }  // namespace detail
 }  // namespace evolving_model

@@ -24,6 +24,7 @@
 
 #include "statewire/describe.hpp"
 #include "statewire/machine_types.hpp"
+#include "statewire/registry.hpp"
 #include "statewire/result.hpp"
 #include "statewire/schema_catalog.hpp"
 #include "statewire/transform.hpp"
@@ -43,8 +44,9 @@ struct Build {
   statewire::SchemaCatalog catalog; // this build's descriptions (the destination's schemas)
   // A fresh VM of this build on `machine`, running `w`, saved as a stream.
   std::function<statewire::Result<statewire::StateStream>(std::string_view machine, Workload w)> save;
-  // Loads `state` into a fresh VM on `machine` (every section known, none
-  // missing), then saves that VM again: what this build holds after loading.
+  // Loads `state` into a fresh VM on `machine` through the build's Registry
+  // (every section known, none missing, all or nothing), then saves that VM
+  // again: what this build holds after loading.
   std::function<statewire::Result<statewire::StateStream>(const statewire::StateStream& state,
                                                           std::string_view machine)>
       reload;
@@ -66,39 +68,6 @@ statewire::Result<std::size_t> machine_index(const statewire::MachineSet& m, std
 // Effective value of driver.property on that machine ("on"/"off"), or `def`.
 bool property_on(const statewire::MachineSet& m, std::size_t machine, std::string_view driver,
                  std::string_view property, bool def);
-
-template <class T>
-statewire::Result<void> put(statewire::StateStream& s, const statewire::NativeDescription<T>& d,
-                            const T& obj) {
-  auto body = d.to_tree(obj);
-  if (!body) return statewire::Unexpected(std::move(body.error().in_section(d.name())));
-  statewire::Section sec;
-  sec.name = d.name();
-  sec.version_id = d.version();
-  sec.section_id = static_cast<std::uint32_t>(s.sections.size());
-  sec.body = std::move(*body);
-  s.sections.push_back(std::move(sec));
-  return {};
-}
-
-// Loads the section named like `d` into obj; counts it in `used`.
-template <class T>
-statewire::Result<void> take(const statewire::StateStream& s, const statewire::NativeDescription<T>& d,
-                             T& obj, std::size_t& used) {
-  for (const auto& sec : s.sections) {
-    if (sec.name != d.name()) continue;
-    ++used;
-    auto r = d.from_tree(obj, sec.body, sec.version_id);
-    if (!r) return statewire::Unexpected(std::move(r.error().in_section(sec.label())));
-    return {};
-  }
-  return statewire::fail(statewire::Errc::not_found,
-                         "section '" + d.name() + "' is missing from the stream");
-}
-
-// Every section must have been loaded by someone.
-statewire::Result<void> all_used(const statewire::StateStream& s, std::size_t used,
-                                 const statewire::SchemaCatalog& catalog);
 
 }  // namespace detail
 

@@ -25,8 +25,7 @@ struct Cell {
   std::string failure;
 };
 
-MigrationPlan plan_to(const StateStream& s, const Build& dst, std::string_view machine,
-                      const TestResolver& tests) {
+MigrationPlan plan_to(const StateStream& s, const Build& dst, const TestResolver& tests) {
   PlanOptions opt;
   opt.transforms = &transforms();
   opt.validate.tests = &tests;
@@ -75,7 +74,7 @@ Cell run_cell(std::uint32_t s, const std::string& machine, std::uint32_t d, Work
     return c;
   }
   TestResolver dst_tests = dst.tests(machine), src_tests = src.tests(machine);
-  MigrationPlan fwd = plan_to(*state, dst, machine, dst_tests);
+  MigrationPlan fwd = plan_to(*state, dst, dst_tests);
   if (!fwd.ok()) {
     c.errors = fwd.refusals;
     c.outcome = "refused: " + reasons(fwd.refusals);
@@ -93,7 +92,7 @@ Cell run_cell(std::uint32_t s, const std::string& machine, std::uint32_t d, Work
                 "\nplanned:\n" + to_text(want);
     return c;
   }
-  MigrationPlan back = plan_to(*loaded, src, machine, src_tests);
+  MigrationPlan back = plan_to(*loaded, src, src_tests);
   if (!back.ok()) {
     c.errors = back.refusals;
     c.outcome = "one way: back refused: " + reasons(back.refusals);
@@ -199,7 +198,7 @@ TEST(EvolvingModel, NarrowingAValueThatDoesNotFitIsRefusedNotTruncated) {
   for (auto& sec : state->sections)
     if (sec.name == "timer") *sec.body.find("count") = Value(std::uint64_t{1} << 40);
   TestResolver t = build(3).tests("demo-4.0");
-  auto plan = plan_to(*state, build(3), "demo-4.0", t);
+  auto plan = plan_to(*state, build(3), t);
   ASSERT_FALSE(plan.ok());
   ASSERT_EQ(plan.refusals.size(), 1u);
   EXPECT_EQ(plan.refusals[0].section, "timer/0");
@@ -211,7 +210,7 @@ TEST(EvolvingModel, SplitAndMergeMoveTheFilterTableBetweenSections) {
   auto v3 = build(3).save("demo-3.0", Workload::busy);
   ASSERT_TRUE(v3);
   TestResolver t = build(4).tests("demo-3.0");
-  auto plan = plan_to(*v3, build(4), "demo-3.0", t);
+  auto plan = plan_to(*v3, build(4), t);
   ASSERT_TRUE(plan.ok()) << render_plan_text(plan);
   ASSERT_EQ(plan.result.sections.size(), 4u);
   EXPECT_EQ(plan.result.sections[3].name, "nic-filter");

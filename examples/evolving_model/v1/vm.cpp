@@ -58,6 +58,15 @@ void run(Vm& vm, Workload w) {
   if (w == Workload::busy) vm.nic.filter = {0x0a000001, 0x0a000002, 0, 0};
 }
 
+// Every device of the VM, registered once: the registry saves and loads them all.
+statewire::Result<statewire::Registry> registry(Vm& vm) {
+  statewire::Registry reg;
+  SW_CHECK(reg.add(uart(), vm.uart));
+  SW_CHECK(reg.add(timer(), vm.timer));
+  SW_CHECK(reg.add(nic(), vm.nic));
+  return reg;
+}
+
 }  // namespace
 
 Build make_build() {
@@ -72,27 +81,17 @@ Build make_build() {
     (void)idx;
     Vm vm;
     run(vm, w);
-    statewire::StateStream s;
-    SW_CHECK(detail::put(s, uart(), vm.uart));
-    SW_CHECK(detail::put(s, timer(), vm.timer));
-    SW_CHECK(detail::put(s, nic(), vm.nic));
-    return s;
+    SW_TRY(reg, registry(vm));
+    return reg.save();
   };
-  b.reload = [m = b.machines, c = b.catalog](const statewire::StateStream& in, std::string_view machine)
+  b.reload = [m = b.machines](const statewire::StateStream& in, std::string_view machine)
       -> statewire::Result<statewire::StateStream> {
     SW_TRY(idx, detail::machine_index(m, machine, 1));
     (void)idx;
     Vm vm;
-    std::size_t used = 0;
-    SW_CHECK(detail::take(in, uart(), vm.uart, used));
-    SW_CHECK(detail::take(in, timer(), vm.timer, used));
-    SW_CHECK(detail::take(in, nic(), vm.nic, used));
-    SW_CHECK(detail::all_used(in, used, c));
-    statewire::StateStream s;
-    SW_CHECK(detail::put(s, uart(), vm.uart));
-    SW_CHECK(detail::put(s, timer(), vm.timer));
-    SW_CHECK(detail::put(s, nic(), vm.nic));
-    return s;
+    SW_TRY(reg, registry(vm));
+    SW_CHECK(reg.load(in));
+    return reg.save();
   };
   b.tests = [](std::string_view) { return statewire::TestResolver{}; };
   return b;

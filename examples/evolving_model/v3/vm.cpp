@@ -86,12 +86,13 @@ void run(Vm& vm, Workload w) {
   }
 }
 
-statewire::Result<statewire::StateStream> save(const Vm& vm) {
-  statewire::StateStream s;
-  SW_CHECK(detail::put(s, uart(), vm.uart));
-  SW_CHECK(detail::put(s, timer(), vm.timer));
-  SW_CHECK(detail::put(s, nic(), vm.nic));
-  return s;
+// Every device of the VM, registered once: the registry saves and loads them all.
+statewire::Result<statewire::Registry> registry(Vm& vm) {
+  statewire::Registry reg;
+  SW_CHECK(reg.add(uart(), vm.uart));
+  SW_CHECK(reg.add(timer(), vm.timer));
+  SW_CHECK(reg.add(nic(), vm.nic));
+  return reg;
 }
 
 }  // namespace
@@ -113,19 +114,17 @@ Build make_build() {
     Vm vm;
     configure(vm, m, idx);
     run(vm, w);
-    return save(vm);
+    SW_TRY(reg, registry(vm));
+    return reg.save();
   };
-  b.reload = [m = b.machines, c = b.catalog](const statewire::StateStream& in, std::string_view machine)
+  b.reload = [m = b.machines](const statewire::StateStream& in, std::string_view machine)
       -> statewire::Result<statewire::StateStream> {
     SW_TRY(idx, detail::machine_index(m, machine, 3));
     Vm vm;
     configure(vm, m, idx);
-    std::size_t used = 0;
-    SW_CHECK(detail::take(in, uart(), vm.uart, used));
-    SW_CHECK(detail::take(in, timer(), vm.timer, used));
-    SW_CHECK(detail::take(in, nic(), vm.nic, used));
-    SW_CHECK(detail::all_used(in, used, c));
-    return save(vm);
+    SW_TRY(reg, registry(vm));
+    SW_CHECK(reg.load(in));
+    return reg.save();
   };
   b.tests = [m = b.machines](std::string_view machine) {
     statewire::TestResolver r;
