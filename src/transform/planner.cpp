@@ -110,6 +110,8 @@ MigrationPlan plan_migration(StateStream source, const SchemaCatalog& destinatio
       const bool fixup = t->from == t->to;
       Section before = fixup ? st.sections[i] : Section{};
       const std::size_t count = st.sections.size();
+      const std::string name = st.sections[i].name;
+      const std::uint32_t instance = st.sections[i].instance_id;
       auto r = apply_transform(*t, st, i);
       if (!r) {
         sp.chain.push_back(t);
@@ -117,6 +119,11 @@ MigrationPlan plan_migration(StateStream source, const SchemaCatalog& destinatio
         refused.insert(label);
         break;
       }
+      // A merge may have removed a section before this one: find it again.
+      if (i >= st.sections.size() || st.sections[i].name != name ||
+          st.sections[i].instance_id != instance)
+        for (std::size_t k = 0; k < st.sections.size(); ++k)
+          if (st.sections[k].name == name && st.sections[k].instance_id == instance) i = k;
       if (!fixup || count != st.sections.size() || !(st.sections[i] == before)) sp.chain.push_back(t);
     }
     plan.sections.push_back(std::move(sp));

@@ -405,7 +405,14 @@ Result<void> apply_transform(const Transform& t, StateStream& stream, std::size_
     return fail(Errc::not_found, "transform: no such section");
   // Work on a copy of the sections: all or nothing.
   std::vector<Section> saved = stream.sections;
+  const std::string name = stream.sections[index].name;
+  const std::uint32_t instance = stream.sections[index].instance_id;
   for (const auto& op : t.ops) {
+    // A merge may have removed a section before this one: find it again.
+    if (index >= stream.sections.size() || stream.sections[index].name != name ||
+        stream.sections[index].instance_id != instance)
+      for (std::size_t k = 0; k < stream.sections.size(); ++k)
+        if (stream.sections[k].name == name && stream.sections[k].instance_id == instance) index = k;
     auto r = apply_op(op, stream, index);
     if (!r) {
       stream.sections = std::move(saved);
@@ -414,7 +421,8 @@ Result<void> apply_transform(const Transform& t, StateStream& stream, std::size_
       return fail(std::move(e));
     }
   }
-  stream.sections[index].version_id = t.to;
+  for (auto& sec : stream.sections)
+    if (sec.name == name && sec.instance_id == instance) sec.version_id = t.to;
   return {};
 }
 

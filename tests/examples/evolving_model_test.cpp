@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "statewire/planner.hpp"
@@ -221,6 +222,23 @@ TEST(EvolvingModel, SplitAndMergeMoveTheFilterTableBetweenSections) {
   std::string text = render_plan_text(plan);
   EXPECT_NE(text.find("nic 1->2 (filter table split off)"), std::string::npos) << text;
   EXPECT_NE(text.find("timer 2->3"), std::string::npos) << text;
+}
+
+TEST(EvolvingModel, MergeFindsASectionSentBeforeTheOneItJoins) {
+  auto v4 = build(4).save("demo-3.0", Workload::busy);
+  ASSERT_TRUE(v4);
+  // nic-filter first: the merge into nic removes a section before it.
+  std::rotate(v4->sections.begin(), v4->sections.begin() + 3, v4->sections.end());
+  ASSERT_EQ(v4->sections[0].name, "nic-filter");
+  TestResolver t = build(3).tests("demo-3.0");
+  auto plan = plan_to(*v4, build(3), t);
+  ASSERT_TRUE(plan.ok()) << render_plan_text(plan);
+  ASSERT_EQ(plan.result.sections.size(), 3u);
+  auto loaded = build(3).reload(plan.result, "demo-3.0");
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  auto direct = build(3).save("demo-3.0", Workload::busy);
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(*loaded, *direct) << "release 4's state, taken back, is release 3's own";
 }
 
 }  // namespace
