@@ -197,7 +197,8 @@ Result<void> apply_op(const TransformOp& op, StateStream& stream, std::size_t in
         case OpKind::change_width: {
           if (!present) return {};
           if (const Array* a = it->value.get_if<Array>()) {
-            Array out{a->layout, {}};
+            Array out = *a;  // keeps the layout and QEMU's marker bytes
+            out.items.clear();
             for (std::size_t i = 0; i < a->items.size(); ++i) {
               SW_TRY(x, convert_width(a->items[i], op.width, s, fmt::format("{}[{}]", op.path, i)));
               out.items.push_back(std::move(x));
