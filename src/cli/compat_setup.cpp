@@ -1,10 +1,14 @@
 #include "cli/compat_setup.hpp"
 
+#include <cstring>
+
 #include "cli/commands.hpp"
 #include "cli/io.hpp"
 #include "statewire/qemu_stream.hpp"
 #include "statewire/qemu_transforms.hpp"
+#include "statewire/framed.hpp"
 #include "statewire/rules_file.hpp"
+#include "statewire/tree_json.hpp"
 
 namespace statewire::cli {
 
@@ -37,6 +41,24 @@ Result<void> make_compat_setup(const CompatArgs& args, CompatSetup& out) {
   }
   out.options.transforms = &out.transforms;
   return {};
+}
+
+Result<StateStream> load_stream(const std::string& path, const MappedFile& file,
+                                const QemuSchemaArgs& schema) {
+  ByteSpan b = file.bytes();
+  if (b.size() >= 4 && std::memcmp(b.data(), "QEVM", 4) == 0) {
+    SW_TRY(opts, make_decode_options(schema));
+    return qemu::decode_qemu_stream(b, opts.options);
+  }
+  if (is_framed(b)) {
+    auto f = decode_framed(b);
+    if (!f) return Unexpected(std::move(f.error()));
+    return std::move(f->stream);
+  }
+  std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
+  auto tree = stream_from_json(text);
+  if (!tree) return Unexpected(std::move(tree.error().in_section(path)));
+  return tree;
 }
 
 }  // namespace statewire::cli

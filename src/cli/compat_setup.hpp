@@ -32,7 +32,7 @@ struct CompatSetup {
 // Loads --to-schema and every --rules file, into `out`.
 [[nodiscard]] Result<void> make_compat_setup(const CompatArgs& args, CompatSetup& out);
 
-// A QEMU stream, a framed stream or tree JSON (by its first bytes); defined in convert_cmd.cpp.
+// A QEMU stream, a framed stream or tree JSON (by its first bytes), whole.
 [[nodiscard]] Result<StateStream> load_stream(const std::string& path, const MappedFile& file,
                                               const QemuSchemaArgs& schema);
 
