@@ -19,6 +19,7 @@
 
 #include "statewire/machine_types.hpp"
 #include "statewire/schema.hpp"
+#include "statewire/transform.hpp"
 
 namespace statewire {
 
@@ -59,6 +60,10 @@ struct Finding {
   // Other device types (sharing the section) with exactly this finding,
   // merged into this one so the report says it once.
   std::vector<std::string> same_in;
+  // The same repair as data the transform layer applies (when it can be said
+  // as tree operations): runs on the source's state for the direction named.
+  std::optional<Transform> repair_transform;
+  CheckDirection repair_direction = CheckDirection::forward;
 };
 
 // The report's opening table: one row per device type with findings.
@@ -112,6 +117,9 @@ CheckReport check_compat(const SchemaSet& old_schema, const SchemaSet& new_schem
 struct RenderOptions {
   bool show_info = true;  // text: list info findings too
 };
+// The typed repairs of a report, for a person to review (check --rules-out).
+TransformSet repair_transforms(const CheckReport& report);
+
 std::string render_check_text(const CheckReport& report, const RenderOptions& opt = {});
 std::string render_check_json(const CheckReport& report);
 

@@ -297,6 +297,25 @@ class QemuStreamWriter {
   std::string label_;
 };
 
+// One device entry of a stream's description trailer (QEMU_VM_VMDESCRIPTION):
+// what that section's body holds, as QEMU recorded it when it wrote the body.
+struct TrailerSection {
+  std::string idstr;
+  std::uint32_t instance_id = 0;
+  std::shared_ptr<const Description> description;
+};
+// Parses trailer JSON text (the envelope's `vmdescription` member).
+[[nodiscard]] Result<std::vector<TrailerSection>> parse_description_trailer(std::string_view json);
+
+// After transforms changed sections, makes the envelope's description
+// trailer describe what the stream now carries. Entries of the sections
+// labelled in `changed` ("hpet/0") are rebuilt from their trees, keeping the
+// old entry's type names where a member kept its name and size; entries of
+// sections no longer in the stream go; new sections get entries. Written in
+// QEMU's JSON spacing. No-op when the stream has no trailer.
+[[nodiscard]] Result<void> rewrite_description_trailer(StateStream& stream,
+                                                       const std::vector<std::string>& changed);
+
 // Descriptions for sections -dump-vmstate never lists (timer, globalstate),
 // as QEMU 7.2 declares them; a caller may add them to `registered`.
 std::vector<std::shared_ptr<const Description>> builtin_qemu_descriptions();

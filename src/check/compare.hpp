@@ -83,5 +83,7 @@ void compare_devices(const SchemaSet& o, const SchemaSet& n, Sink& sink, std::si
 bool records_counts(const SchemaSet& s) noexcept;
 
 void evaluate_machines(const MachineSet& machines, CheckReport& report);
+// Fills Finding::repair_transform where the textual repair is a tree operation.
+void attach_repairs(const SchemaSet& o, const SchemaSet& n, CheckReport& report);
 
 }  // namespace statewire::check_detail

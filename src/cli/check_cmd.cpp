@@ -9,6 +9,7 @@
 #include "cli/any_stream.hpp"
 #include "statewire/check.hpp"
 #include "statewire/qemu_stream.hpp"
+#include "statewire/rules_file.hpp"
 #include "statewire/schema_json.hpp"
 
 namespace statewire::cli {
@@ -20,7 +21,7 @@ constexpr int kExitBreaking = 1;
 constexpr int kExitBadInput = 2;
 
 struct CheckArgs {
-  std::string old_path, new_path, machines_path, devices_from;
+  std::string old_path, new_path, machines_path, devices_from, rules_out;
   std::string format = "text";
   std::string direction = "both";
   bool strict = false;
@@ -91,6 +92,9 @@ void register_check(CLI::App& app) {
       ->check(kInputFile);
   cmd->add_flag("--strict", args->strict, "Exit 1 on warnings (risks) too");
   cmd->add_flag("--hide-info", args->hide_info, "text: leave out info findings");
+  cmd->add_option("--rules-out", args->rules_out,
+                  "Write the transforms that repair the forward findings, as a rules file for "
+                  "review (docs/compatibility.md)");
   cmd->callback([args] {
     if (args->old_path == "-" && args->new_path == "-")
       throw CLI::ValidationError("old, new", "only one of them can be standard input");
@@ -122,6 +126,13 @@ void register_check(CLI::App& app) {
       opt.sent = &*sent;
     }
     CheckReport report = check_compat(*old_schema, *new_schema, opt);
+    if (!args->rules_out.empty()) {
+      TransformSet repairs = repair_transforms(report);
+      auto w = write_file(args->rules_out, rules_to_json(repairs));
+      if (!w) return unreadable(w.error());
+      fmt::print(stderr, "statewire: {} repairing transform(s) written to {}\n", repairs.all().size(),
+                 args->rules_out);
+    }
     if (args->format == "json")
       fmt::print("{}", render_check_json(report));
     else
