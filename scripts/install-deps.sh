@@ -19,7 +19,7 @@ for a in "$@"; do
   esac
 done
 ((tests)) && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev zstd python3)
-((qemu)) && pkgs+=(qemu-system-x86 hyperfine)
+((qemu)) && pkgs+=(qemu-system-x86 hyperfine time)
 ((fuzz)) && pkgs+=(clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do

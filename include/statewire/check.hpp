@@ -12,12 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "statewire/machine_types.hpp"
 #include "statewire/schema.hpp"
+#include "statewire/transform.hpp"
 
 namespace statewire {
 
@@ -55,6 +57,30 @@ struct Finding {
   std::string repair;       // how to change the device so it migrates ("" if none)
   std::string transform;    // a declarative rule that would load the old stream
   std::vector<FindingCondition> conditions;  // innermost last
+  // Other device types (sharing the section) with exactly this finding,
+  // merged into this one so the report says it once.
+  std::vector<std::string> same_in;
+  // The same repair as data the transform layer applies (when it can be said
+  // as tree operations): runs on the source's state for the direction named.
+  std::optional<Transform> repair_transform;
+  CheckDirection repair_direction = CheckDirection::forward;
+};
+
+// The report's opening table: one row per device type with findings.
+struct DeviceVerdict {
+  std::string device;  // schema device key; "" for dump-level findings
+  std::string section;
+  Verdict forward = Verdict::ok;   // the worst finding's verdict per direction
+  Verdict backward = Verdict::ok;
+};
+
+// What one stream actually sends (check --devices-from): findings about
+// other sections, or about subsections of a decoded section that the stream
+// did not carry, are left out ("will this VM migrate?").
+struct SentContent {
+  std::set<std::string, std::less<>> sections;     // idstrs and each '/' suffix of them
+  std::set<std::string, std::less<>> subsections;  // names of subsections sent, anywhere
+  std::set<std::string, std::less<>> undecoded;    // sections whose subsections are unknown
 };
 
 // A (source build, machine type) -> (destination build, same machine type) pair.
@@ -68,6 +94,7 @@ struct MachinePair {
 struct CheckOptions {
   CheckDirection direction = CheckDirection::both;
   const MachineSet* machines = nullptr;  // optional; evaluated when set
+  const SentContent* sent = nullptr;     // optional; judge only what a stream sends
 };
 
 struct CheckReport {
@@ -76,6 +103,9 @@ struct CheckReport {
   std::size_t devices_compared = 0;
   std::vector<Finding> findings;    // grouped by device in old-dump order
   std::vector<MachinePair> machines;
+  std::vector<DeviceVerdict> devices;  // device types with findings, in findings order
+  std::size_t merged = 0;              // duplicate findings folded into others
+  std::size_t filtered = 0;            // findings left out by `sent`
 
   std::size_t count(Severity s) const noexcept;
   bool breaking() const noexcept { return count(Severity::error) > 0; }
@@ -87,6 +117,9 @@ CheckReport check_compat(const SchemaSet& old_schema, const SchemaSet& new_schem
 struct RenderOptions {
   bool show_info = true;  // text: list info findings too
 };
+// The typed repairs of a report, for a person to review (check --rules-out).
+TransformSet repair_transforms(const CheckReport& report);
+
 std::string render_check_text(const CheckReport& report, const RenderOptions& opt = {});
 std::string render_check_json(const CheckReport& report);
 

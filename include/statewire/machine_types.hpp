@@ -33,6 +33,10 @@ struct MachineType {
   // own machine type): the old build cannot run it, so no cross-build pair.
   bool only_new = false;
   std::vector<CompatProperty> compat;  // its own entries, not the inherited ones
+  // Versioned types (`demo-2.0`) promise migration with every build that has
+  // them, both ways; unversioned ones (`demo`, an alias of the newest layout)
+  // work or fail with a clear error (the planner and the model tests say which).
+  bool versioned = true;
 };
 
 // What a gate controls.

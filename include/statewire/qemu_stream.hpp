@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "statewire/byte_source.hpp"
 #include "statewire/cursor.hpp"
 #include "statewire/limits.hpp"
 #include "statewire/result.hpp"
@@ -109,6 +110,13 @@ struct QemuDecodeOptions {
   // new memory page and costs a TLB miss (measured: ~1.5 us per page in a VM),
   // while read() copies through the kernel's huge-page mapping.
   std::function<Result<std::size_t>(std::uint64_t offset, std::span<std::uint8_t> dst)> bulk_read;
+  // The most input a reader holds at once (QemuStreamReader): a RAM record,
+  // a device section with what follows it, or, from a pipe, the rest of the
+  // stream from the first device section on while it looks for the trailer
+  // (QEMU sends device state last, a few MiB at most). A section that needs
+  // more is an error naming it; a pipe whose trailer lies further ahead is
+  // decoded without it.
+  std::size_t max_buffer = 64u << 20;
 };
 
 // The header of one section record as read from the wire. For PART/END,
@@ -179,13 +187,54 @@ class QemuStreamVisitor {
   virtual Result<void> on_trailer(std::string_view /*json*/, std::uint64_t /*offset*/) {
     return {};
   }
+  // Something the scan worked around and went on (a description trailer that
+  // is not valid JSON: QEMU's loader skips it unread, so device sections fall
+  // back to the other schema sources). Returning an error stops the scan.
+  virtual Result<void> on_warning(const Error& /*what*/) { return {}; }
   // Called once before the first record. `trailer` is the description
   // trailer, already located at the end of the input and parsed (null when
   // the stream has none); its type is internal to the library (analyze uses it).
   virtual Result<void> on_start(std::uint32_t /*version*/, const detail::Trailer* /*trailer*/) {
     return {};
   }
+  // From a pipe the trailer cannot be read first: when the reader finds it
+  // ahead (before the first device section that needs it), it says so here.
+  virtual Result<void> on_description(const detail::Trailer& /*trailer*/) { return {}; }
 };
+
+// Section-at-a-time reading from a source that need not be complete (a pipe,
+// a socket): each step() hands the visitor one piece as soon as its bytes
+// have arrived — the stream header, one record (a device section, a command,
+// EOF with the trailer), or inside a RAM section one RAM record — through a
+// window of at most QemuDecodeOptions::max_buffer bytes. Views handed to the
+// visitor (RAM page data, raw bodies) are valid until the next step.
+class QemuStreamReader {
+ public:
+  QemuStreamReader(ByteSource& source, const QemuDecodeOptions& opt = {});
+  ~QemuStreamReader();
+  QemuStreamReader(const QemuStreamReader&) = delete;
+  QemuStreamReader& operator=(const QemuStreamReader&) = delete;
+
+  // false once the stream has ended (after EOF and the trailer).
+  [[nodiscard]] Result<bool> step(QemuStreamVisitor& visitor);
+  // Steps to the end.
+  [[nodiscard]] Result<void> run(QemuStreamVisitor& visitor);
+  // Input consumed so far.
+  std::uint64_t offset() const;
+  // The most memory the window ever held, within max_buffer.
+  // Bytes taken from the source so far (at least offset()): a stream that
+  // stops on damage has been read this far.
+  std::uint64_t bytes_seen() const;
+  std::size_t buffer_high_water() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// scan_qemu_stream() over a source: a pipe, a socket, a file descriptor.
+[[nodiscard]] Result<void> scan_qemu_stream(ByteSource& source, QemuStreamVisitor& visitor,
+                                            const QemuDecodeOptions& opt = {});
 
 // Walks the whole stream; memory stays bounded by the largest device section
 // (RAM pages are handed over as views into `bytes`).
@@ -200,6 +249,77 @@ class QemuStreamVisitor {
 // Writes a tree in QEMU's format. Bodies are written from the tree; a tree
 // decoded by decode_qemu_stream gives the same bytes back.
 [[nodiscard]] Result<Bytes> encode_qemu_stream(const StateStream& stream);
+
+// Section-at-a-time writing of QEMU's format, to a sink (or, without one, to
+// memory: take()). The envelope (StateStream::envelope, keys below) gives the
+// header, the configuration, whether sections carry footers, the commands
+// (each placed before the section its "before" names) and the trailer; more
+// of it may follow later (envelope()) as long as no command in it belongs
+// before a section already written. RAM sections may be written record by
+// record (begin_section, ram_record..., end_section), so no whole RAM body is
+// ever held. Output reaches the sink in pieces of about 1 MiB.
+class QemuStreamWriter {
+ public:
+  explicit QemuStreamWriter(ByteSink* sink = nullptr);
+
+  [[nodiscard]] Result<void> begin(const Struct& envelope);
+  [[nodiscard]] Result<void> envelope(const Struct& more);
+  // A whole section from its tree (RAM bodies as "records").
+  [[nodiscard]] Result<void> section(const Section& s);
+  // A section's header; its body follows as RAM records or, for others, is
+  // not supported this way (use section()).
+  [[nodiscard]] Result<void> begin_section(const Section& head);
+  // One element of a RAM body's "records" (addr, flags, [block], [fill|data|blocks]).
+  [[nodiscard]] Result<void> ram_record(const Value& record);
+  [[nodiscard]] Result<void> end_section();
+  // Remaining commands, EOF and the trailer; everything reaches the sink.
+  [[nodiscard]] Result<void> finish();
+
+  void reserve(std::size_t n) { w_.reserve(n); }
+  Bytes take() && { return std::move(w_).take(); }
+
+ private:
+  struct Command {
+    std::uint64_t before = 0;
+    std::uint16_t cmd = 0;
+    Bytes data;
+  };
+  Result<void> queue_commands(const Struct& env);
+  Result<void> take_trailer(const Struct& env);
+  void put_commands(std::uint64_t upto);
+  Result<void> flush_if_big();
+  Result<void> flush();
+
+  ByteSink* sink_;
+  ByteWriter w_;
+  bool footers_ = true;
+  std::vector<Command> commands_;
+  std::size_t next_cmd_ = 0, commands_seen_ = 0;
+  std::optional<std::string> trailer_;
+  std::uint64_t sections_ = 0;
+  std::uint32_t section_id_ = 0;
+  std::size_t records_ = 0;
+  std::string label_;
+};
+
+// One device entry of a stream's description trailer (QEMU_VM_VMDESCRIPTION):
+// what that section's body holds, as QEMU recorded it when it wrote the body.
+struct TrailerSection {
+  std::string idstr;
+  std::uint32_t instance_id = 0;
+  std::shared_ptr<const Description> description;
+};
+// Parses trailer JSON text (the envelope's `vmdescription` member).
+[[nodiscard]] Result<std::vector<TrailerSection>> parse_description_trailer(std::string_view json);
+
+// After transforms changed sections, makes the envelope's description
+// trailer describe what the stream now carries. Entries of the sections
+// labelled in `changed` ("hpet/0") are rebuilt from their trees, keeping the
+// old entry's type names where a member kept its name and size; entries of
+// sections no longer in the stream go; new sections get entries. Written in
+// QEMU's JSON spacing. No-op when the stream has no trailer.
+[[nodiscard]] Result<void> rewrite_description_trailer(StateStream& stream,
+                                                       const std::vector<std::string>& changed);
 
 // Descriptions for sections -dump-vmstate never lists (timer, globalstate),
 // as QEMU 7.2 declares them; a caller may add them to `registered`.

@@ -69,7 +69,18 @@ struct Field {
   std::optional<std::string> test;  // sent iff this predicate holds; "" = unnamed (dump)
   bool must_exist = false;          // absent on load is an error (VMS_MUST_EXIST)
   bool nullable = false;            // elements are pointers; NULL is a marker byte
+  // Which elements were NULL, where the writer's own description says so (a
+  // stream's trailer describes each element of some arrays separately). Else
+  // the destination decides (BodyDecodeOptions::pointers).
+  std::vector<bool> null_elements;
+  // A nested struct read at this version instead of its own (QEMU's VSTRUCT).
+  std::optional<std::uint32_t> struct_version;
   bool list = false;                // QTAILQ/QLIST: marker-delimited elements
+  // GTree (QEMU's VMSTATE_GTREE_*): be32 node count, then per node a marker
+  // byte, the key and the value (`nested`), then 0x00. `key`: the key's
+  // description; null: a direct key, be64.
+  bool gtree = false;
+  std::shared_ptr<const Description> key;
   std::shared_ptr<const Description> nested;  // for `structure`
   std::optional<std::uint64_t> num;           // dump's optional "num" key (newer QEMUs)
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ namespace statewire {
 struct Difference {
   std::string path;
   std::string what;  // "u16 5 != u16 7", "only in left", "kind u8 != u16"
+  // For two leaves of the same kind that differ: both values (tools print
+  // them their own way, e.g. "0xfff0 -> 0x2bb1").
+  std::optional<Value> left, right;
 };
 
 struct DiffOptions {

@@ -32,11 +32,17 @@ struct Blob {
 
 // How an array sits on the wire. `plain`: elements back to back. `marker_list`:
 // QEMU's QTAILQ/QLIST encoding (0x01 before each element, 0x00 after the last).
-enum class ArrayLayout : std::uint8_t { plain, marker_list };
+// `gtree`: QEMU's GTree (be32 node count, then as marker_list); each item is a
+// Struct of a `key` (u64 for a direct key, else a Struct) and a `value`.
+enum class ArrayLayout : std::uint8_t { plain, marker_list, gtree };
 
 struct Array {
   ArrayLayout layout = ArrayLayout::plain;
   std::vector<Value> items;
+  // marker_list and gtree: the byte before each item, kept when one was not 0x01
+  // (QEMU's loader continues a list on any non-zero byte), so the list
+  // re-encodes to the bytes it came from. Empty: every marker is 0x01.
+  std::vector<std::uint8_t> markers;
   friend bool operator==(const Array&, const Array&);
 };
 

@@ -6,10 +6,28 @@
 //   u8 0x05, u8 name_len, name, be32 version_id, body
 // A field is present iff its test holds (test-gated fields) or else iff
 // field.version_id <= the body's version. Arrays are elements back to back;
-// QTAILQ/QLIST lists put 0x01 before each element and 0x00 after the last; a
-// NULL element of an array of pointers is the byte 0x30. A nested struct is the
-// nested description's body, decoded with the nested description's own version
-// (it is not on the wire). statewire's own `string` kind is be32 length + bytes.
+// QTAILQ/QLIST lists put 0x01 before each element and 0x00 after the last (a
+// reader continues on any non-zero byte); a GTree is a be32 node count, then
+// per node 0x01, the key (be64 for a direct key, else the key description's
+// body) and the value, then 0x00, and the count must match the nodes; a NULL
+// element of an array of
+// pointers is the byte 0x30. A bool is one byte, written 0/1, read as
+// "non-zero is true". A nested struct is the nested description's body,
+// decoded with the nested description's own version, or the field's
+// struct_version (VSTRUCT); neither is on the wire. statewire's own `string`
+// kind is be32 length + bytes.
+//
+// Decoding as QEMU's loader does. Two things the bytes alone cannot say are
+// asked of the caller, never guessed: whether a test-gated field is present
+// (QEMU runs the predicate on the destination object), and whether an element
+// of an array of pointers is NULL (QEMU reads the 0x30 marker exactly when the
+// destination's pointer is NULL; a non-NULL element may itself start with
+// 0x30). Where no resolver (nor, for pointers, the stream's own description)
+// decides, decoding fails with Errc::unsupported naming the field. A native
+// description's test_resolver(dest) / pointer_resolver(dest) give the reading
+// load(dest, bytes) gives. Bytes QEMU accepts but never writes (a bool byte
+// 2..255, a list marker 2..255) are kept in the tree (the bool as its u8 byte,
+// the markers in Array::markers) so the tree re-encodes to the same bytes.
 //
 // decode_body() turns bytes into a Struct; encode_body() needs no schema: the
 // tree holds every wire byte, so a decoded tree re-encodes to the same bytes.
@@ -39,6 +57,14 @@ using TestPredicate =
     std::function<std::optional<bool>(const Struct& partial, std::uint32_t version)>;
 using TestResolver = std::map<std::string, TestPredicate, std::less<>>;
 
+// Decides whether element `index` of an array of pointers is NULL on the
+// destination; gets the members decoded so far. nullopt: cannot tell. Keyed by
+// "<description name>.<field name>" (pointer_key()).
+using PointerPredicate =
+    std::function<std::optional<bool>(const Struct& partial, std::uint64_t index)>;
+using PointerResolver = std::map<std::string, PointerPredicate, std::less<>>;
+std::string pointer_key(std::string_view description, std::string_view field);
+
 // Decodes a `custom` field (a QEMU VMStateInfo whose encoding is code-defined),
 // keyed by Field::info. Returns the value the tree keeps for it.
 using CustomDecoder = std::function<Result<Value>(const Field&, Cursor&)>;
@@ -50,6 +76,7 @@ struct BodyDecodeOptions {
   // granted the bytes the cursor holds.
   Budget* budget = nullptr;
   const TestResolver* tests = nullptr;
+  const PointerResolver* pointers = nullptr;
   const CustomDecoders* custom = nullptr;
 };
 

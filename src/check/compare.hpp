@@ -35,6 +35,9 @@ struct Scope {
   // Is the enclosing struct on the wire in each direction (on both sides)?
   Presence fwd_outer = Presence::yes, bwd_outer = Presence::yes;
   std::vector<FindingCondition> conditions;  // enclosing subsections, tested structs
+  // Does each dump record element counts? QEMU 7.2's -dump-vmstate does not:
+  // an array there looks like one element, so its byte total is unknown.
+  bool old_counts = true, new_counts = true;
 
   std::string join(std::string_view name) const {
     return path.empty() ? std::string(name) : path + "." + std::string(name);
@@ -76,7 +79,11 @@ void compare_subsections(const Description& o, const Description& n, const Scope
 // Fields then subsections of a section-like description (top level or subsection).
 void compare_body(const Description& o, const Description& n, const Scope& s, Sink& sink);
 void compare_devices(const SchemaSet& o, const SchemaSet& n, Sink& sink, std::size_t& compared);
+// True when some field carries a count ("num", statewire's typed export).
+bool records_counts(const SchemaSet& s) noexcept;
 
 void evaluate_machines(const MachineSet& machines, CheckReport& report);
+// Fills Finding::repair_transform where the textual repair is a tree operation.
+void attach_repairs(const SchemaSet& o, const SchemaSet& n, CheckReport& report);
 
 }  // namespace statewire::check_detail

@@ -44,7 +44,7 @@ std::string gate_token(const Field& f) {
 }
 
 void flatten(const Field& f, std::vector<std::string>& out, const std::string& gate) {
-  bool single = f.count.mode == Count::Mode::single && !f.list && !f.nullable;
+  bool single = f.count.mode == Count::Mode::single && !f.list && !f.nullable && !f.gtree;
   if (f.nested && single) {
     for (const auto& g : f.nested->field_list()) flatten(g, out, g.has_test() ? "t" : gate);
     for (const auto& sub : f.nested->subsection_list())
@@ -390,6 +390,39 @@ struct Pass {
     };
     auto to = total(O), tn = total(N);
     std::string path = s.join(O.empty() ? N.front().name : O.front().name);
+    if (to && tn && *to != *tn) {
+      // A dump without element counts shows an array as one element: if the
+      // smaller side has such a field whose element size divides the
+      // difference, the totals may well agree. Say so instead of "breaks".
+      const bool old_short = *to < *tn;
+      const auto side = old_short ? O : N;
+      const bool counts = old_short ? s.old_counts : s.new_counts;
+      const std::uint64_t diff = old_short ? *tn - *to : *to - *tn;
+      const Field* maybe_array = nullptr;
+      for (const auto& f : side)
+        if (!counts && !is_unused(f) && !f.nested && f.count.mode == Count::Mode::single &&
+            f.kind == FieldKind::opaque && f.size > 0 && diff % f.size == 0) {
+          maybe_array = &f;
+          break;
+        }
+      if (maybe_array) {
+        const std::uint64_t n = diff / maybe_array->size + 1;
+        auto& f = sink.add(
+            s, path, "unused-size-unknown", Verdict::risk, Verdict::risk,
+            fmt::format("Near {} the {} dump shows {} bytes and the {} one {} where unused "
+                        "padding is involved, but the {} dump records no element counts (QEMU "
+                        "7.2's -dump-vmstate): if {} is an array of {} elements of {} byte{}, "
+                        "the byte counts agree and nothing shifts.",
+                        path, old_short ? "old" : "new", old_short ? *to : *tn,
+                        old_short ? "new" : "old", old_short ? *tn : *to,
+                        old_short ? "old" : "new", s.join(maybe_array->name), n,
+                        maybe_array->size, maybe_array->size == 1 ? "" : "s"),
+            "Confirm the count in the source (or compare an extended export, statewire schema "
+            "--extended, or a dump from a QEMU that writes \"num\").");
+        (void)f;
+        return;
+      }
+    }
     if (!to || !tn || *to != *tn) {
       sink.add(s, path, "unused-size-mismatch", Verdict::breaks, Verdict::breaks,
                fmt::format("Near {} the old build has {} bytes and the new one {} where unused "

@@ -91,6 +91,10 @@ Result<MachineSet> parse_machine_set_json(std::string_view text) {
         if (!on->is_boolean()) return bad(path + ".only_new", "expected true or false");
         m.only_new = on->get<bool>();
       }
+      if (auto vj = mj.find("versioned"); vj != mj.end()) {
+        if (!vj->is_boolean()) return bad(path + ".versioned", "expected true or false");
+        m.versioned = vj->get<bool>();
+      }
       if (auto cj = mj.find("compat"); cj != mj.end()) {
         if (!cj->is_array()) return bad(path + ".compat", "expected an array");
         for (std::size_t k = 0; k < cj->size(); ++k) {

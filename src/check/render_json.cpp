@@ -28,7 +28,16 @@ std::string render_check_json(const CheckReport& r) {
                          {"errors", r.count(Severity::error)},
                          {"warnings", r.count(Severity::warning)},
                          {"info", r.count(Severity::info)},
-                         {"breaking", r.breaking()}};
+                         {"breaking", r.breaking()},
+                         {"merged", r.merged},
+                         {"filtered", r.filtered}};
+  Json devices = Json::array();
+  for (const auto& d : r.devices)
+    devices.push_back(Json{{"device", d.device},
+                           {"section", d.section},
+                           {"forward", verdict_name(d.forward)},
+                           {"backward", verdict_name(d.backward)}});
+  root["devices"] = std::move(devices);
   Json findings = Json::array();
   for (const auto& f : r.findings) {
     Json j;
@@ -42,6 +51,7 @@ std::string render_check_json(const CheckReport& r) {
     j["explanation"] = f.explanation;
     if (!f.repair.empty()) j["repair"] = f.repair;
     if (!f.transform.empty()) j["transform"] = f.transform;
+    if (!f.same_in.empty()) j["same_in"] = f.same_in;
     if (!f.conditions.empty()) {
       Json cs = Json::array();
       for (const auto& c : f.conditions)

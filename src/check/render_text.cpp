@@ -1,7 +1,8 @@
-// The readable report of `statewire check`: findings grouped by device, most
-// severe first within a device, each with its path, rule, per-direction
+// The readable report of `statewire check`: a device x direction verdict
+// table, then findings grouped by device, most severe first within a device, each with its path, rule, per-direction
 // verdicts, the explanation and the suggested repair; then the machine pairs.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <numeric>
@@ -20,6 +21,8 @@ void render_finding(std::string& out, const Finding& f) {
   if (!f.repair.empty()) fmt::format_to(std::back_inserter(out), "           repair: {}\n", f.repair);
   if (!f.transform.empty())
     fmt::format_to(std::back_inserter(out), "           transform: {}\n", f.transform);
+  if (!f.same_in.empty())
+    fmt::format_to(std::back_inserter(out), "           same in: {}\n", fmt::join(f.same_in, ", "));
 }
 
 }  // namespace
@@ -32,6 +35,27 @@ std::string render_check_text(const CheckReport& r, const RenderOptions& opt) {
                  r.count(Severity::error), r.count(Severity::warning), r.count(Severity::info),
                  r.devices_compared, r.old_machine.value_or("-"), r.new_machine.value_or("-"),
                  direction_name(r.direction));
+  if (r.merged || r.filtered)
+    fmt::format_to(std::back_inserter(out), "({} duplicate finding(s) merged{})\n", r.merged,
+                   r.filtered ? fmt::format(", {} about content the stream does not send left out",
+                                            r.filtered)
+                              : std::string());
+  // The verdicts at a glance, before the details.
+  std::vector<const DeviceVerdict*> rows;
+  for (const auto& d : r.devices)
+    if (opt.show_info || d.forward != Verdict::ok || d.backward != Verdict::ok) rows.push_back(&d);
+  if (!rows.empty()) {
+    std::size_t w = 16;  // "device (section)"
+    for (const auto* d : rows) w = std::max(w, d->device.size() + d->section.size() + 3);
+    fmt::format_to(std::back_inserter(out), "\n  {:<{}}  {:<8} {:<8}\n", "device (section)", w,
+                   "forward", "backward");
+    for (const auto* d : rows)
+      fmt::format_to(std::back_inserter(out), "  {:<{}}  {:<8} {:<8}\n",
+                     d->device.empty() ? std::string("(dumps)")
+                                       : fmt::format("{} ({})", d->device, d->section),
+                     w, r.direction == CheckDirection::backward ? "-" : verdict_name(d->forward),
+                     r.direction == CheckDirection::forward ? "-" : verdict_name(d->backward));
+  }
   // Findings arrive grouped by device; keep that order, most severe first inside.
   std::size_t i = 0;
   while (i < r.findings.size()) {

@@ -50,7 +50,8 @@ std::uint64_t element_bytes(const Field& f) noexcept {
 std::optional<std::uint64_t> field_bytes(const Field& f) noexcept {
   std::uint64_t n = 1;
   if (f.count.mode == Count::Mode::fixed) n = f.count.n;
-  if (f.count.mode == Count::Mode::from_field || f.list || f.nullable) return std::nullopt;
+  if (f.count.mode == Count::Mode::from_field || f.list || f.nullable || f.gtree)
+    return std::nullopt;
   if (f.nested) {
     if (!f.nested->subsection_list().empty()) return std::nullopt;
     std::uint64_t sum = 0;

@@ -24,6 +24,9 @@ void register_commands(CLI::App& app) {
   register_check(app);
   register_analyze(app);
   register_convert(app);
+  register_show(app);
+  register_diff(app);
+  register_plan(app);
   register_demo(app);
 }
 

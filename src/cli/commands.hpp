@@ -20,6 +20,9 @@ void register_demo(CLI::App& app);
 void register_caps(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_convert(CLI::App& app);
+void register_show(CLI::App& app);  // show and set
+void register_diff(CLI::App& app);
+void register_plan(CLI::App& app);
 
 // An existing file, or "-" for standard input (streams: see MappedFile::open).
 inline const CLI::Validator kInputFile =

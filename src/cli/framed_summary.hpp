@@ -6,10 +6,13 @@
 
 #include <string>
 
+#include "statewire/byte_source.hpp"
 #include "statewire/cursor.hpp"
 
 namespace statewire::cli {
 
 void print_framed_summary(ByteSpan bytes, const std::string& format);
+// The same from a pipe or standard input, a record at a time (bounded memory).
+void print_framed_summary(ByteSource& source, const std::string& format);
 
 }  // namespace statewire::cli

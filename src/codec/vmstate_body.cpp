@@ -34,7 +34,7 @@ class BodyDecoder {
         }
         continue;
       }
-      auto v = field(f, out, depth);
+      auto v = field(d, f, out, depth);
       if (!v) return fail(std::move(v.error().in_field(f.name)));
       out.members.push_back({f.name, std::move(*v)});
     }
@@ -77,10 +77,44 @@ class BodyDecoder {
     return n;
   }
 
-  Result<Value> field(const Field& f, const Struct& partial, std::size_t depth) {
+  // Whether element `i` of an array of pointers is NULL: the writer's own
+  // description if it says, else the destination (resolver); never the bytes.
+  Result<bool> is_null(const Description& d, const Field& f, const Struct& partial,
+                       std::uint64_t i) {
+    if (i < f.null_elements.size()) return bool(f.null_elements[i]);
+    if (opt_.pointers) {
+      if (auto it = opt_.pointers->find(pointer_key(d.name, f.name)); it != opt_.pointers->end())
+        if (auto decided = it->second(partial, i)) return *decided;
+    }
+    return fail(cur_.error_here(
+        Errc::unsupported,
+        fmt::format("element {} of an array of pointers: QEMU reads the NULL marker only where "
+                    "the destination's pointer is NULL, and no resolver decides it",
+                    i)));
+  }
+
+  Result<Value> pointer_element(const Description& d, const Field& f, const Struct& partial,
+                                std::uint64_t i, std::size_t depth) {
+    SW_TRY(null, is_null(d, f, partial, i));
+    if (!null) return element(f, depth);
+    SW_TRY(marker, cur_.read_u8());
+    if (marker != kNullPointerMarker) {
+      Error e = cur_.error_here(Errc::invalid_value,
+                                fmt::format("NULL element: expected the marker {:#04x}, found {:#04x}",
+                                            kNullPointerMarker, marker));
+      e.offset = *e.offset - 1;
+      return fail(std::move(e));
+    }
+    return Value(Null{});
+  }
+
+  Result<Value> field(const Description& d, const Field& f, const Struct& partial,
+                      std::size_t depth) {
     if (f.list) return list(f, depth);
+    if (f.gtree) return gtree(f, depth);
     SW_TRY(n, element_count(f, partial));
-    if (f.count.mode == Count::Mode::single) return element(f, depth);
+    if (f.count.mode == Count::Mode::single)
+      return f.nullable ? pointer_element(d, f, partial, 0, depth) : element(f, depth);
     if (n > opt_.limits.max_elements)
       return fail(cur_.error_here(Errc::limit_exceeded,
                                   fmt::format("array of {} elements, limit {}", n,
@@ -96,31 +130,81 @@ class BodyDecoder {
     Array a;
     a.items.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, cur_.remaining() + 1)));
     for (std::uint64_t i = 0; i < n; ++i) {
-      auto v = element(f, depth);
+      auto v = f.nullable ? pointer_element(d, f, partial, i, depth) : element(f, depth);
       if (!v) return fail(std::move(v.error().in_field(fmt::format("[{}]", i))));
       a.items.push_back(std::move(*v));
     }
     return Value(std::move(a));
   }
 
-  // QTAILQ/QLIST: 0x01 before each element, 0x00 after the last.
+  // QTAILQ/QLIST: a marker before each element, 0x00 after the last. QEMU
+  // writes 0x01 and reads any non-zero byte as "one more"; other bytes are
+  // kept in Array::markers so the list re-encodes to the same bytes.
   Result<Value> list(const Field& f, std::size_t depth) {
     Array a;
     a.layout = ArrayLayout::marker_list;
+    std::vector<std::uint8_t> markers;
+    bool odd = false;
     for (std::uint64_t i = 0;; ++i) {
       SW_TRY(marker, cur_.read_u8());
       if (marker == 0) break;
-      if (marker != 1)
-        return fail(cur_.error_here(Errc::invalid_value,
-                                    fmt::format("list marker {:#04x}, expected 0x00 or 0x01",
-                                                marker)));
       if (i >= opt_.limits.max_elements)
         return fail(cur_.error_here(Errc::limit_exceeded, "list longer than the element limit"));
       SW_CHECK(charge(value_cost(), "a list element"));
+      markers.push_back(marker);
+      odd |= marker != 1;
       auto v = element(f, depth);
       if (!v) return fail(std::move(v.error().in_field(fmt::format("[{}]", i))));
       a.items.push_back(std::move(*v));
     }
+    if (odd) a.markers = std::move(markers);
+    return Value(std::move(a));
+  }
+
+  // GTree: be32 node count; per node a marker (QEMU continues on any non-zero
+  // byte), the key (be64, or the key description's body) and the value; 0x00.
+  // QEMU refuses a stream whose nodes do not match the count, so do we.
+  Result<Value> gtree(const Field& f, std::size_t depth) {
+    if (!f.nested)
+      return fail(cur_.error_here(Errc::schema_invalid, "gtree field without a value description"));
+    SW_TRY(nnodes, cur_.read_be32());
+    Array a;
+    a.layout = ArrayLayout::gtree;
+    std::vector<std::uint8_t> markers;
+    bool odd = false;
+    for (std::uint64_t i = 0;; ++i) {
+      SW_TRY(marker, cur_.read_u8());
+      if (marker == 0) break;
+      if (i >= nnodes)
+        return fail(cur_.error_here(
+            Errc::invalid_value,
+            fmt::format("more nodes than the count {} (QEMU: inconsistent stream)", nnodes)));
+      if (i >= opt_.limits.max_elements)
+        return fail(cur_.error_here(Errc::limit_exceeded, "tree larger than the element limit"));
+      SW_CHECK(charge(value_cost() + member_cost(3) + member_cost(5), "a tree node"));
+      markers.push_back(marker);
+      odd |= marker != 1;
+      Struct node;
+      if (f.key) {
+        auto k = body(*f.key, f.key->version_id, depth + 1);
+        if (!k) return fail(std::move(k.error().in_field("key").in_field(fmt::format("[{}]", i))));
+        node.members.push_back({"key", std::move(*k)});
+      } else {
+        auto k = cur_.read_be<std::uint64_t>();
+        if (!k) return fail(std::move(k.error().in_field("key").in_field(fmt::format("[{}]", i))));
+        node.members.push_back({"key", *k});
+      }
+      auto v = body(*f.nested, f.nested->version_id, depth + 1);
+      if (!v) return fail(std::move(v.error().in_field("value").in_field(fmt::format("[{}]", i))));
+      node.members.push_back({"value", std::move(*v)});
+      a.items.emplace_back(std::move(node));
+    }
+    if (a.items.size() != nnodes)
+      return fail(cur_.error_here(Errc::invalid_value,
+                                  fmt::format("the count says {} nodes, {} followed (QEMU: "
+                                              "inconsistent stream)",
+                                              nnodes, a.items.size())));
+    if (odd) a.markers = std::move(markers);
     return Value(std::move(a));
   }
 
@@ -135,13 +219,6 @@ class BodyDecoder {
   }
 
   Result<Value> element(const Field& f, std::size_t depth) {
-    if (f.nullable) {
-      SW_TRY(first, cur_.peek());
-      if (first == kNullPointerMarker) {
-        SW_CHECK(cur_.skip(1));
-        return Value(Null{});
-      }
-    }
     switch (f.kind) {
       case FieldKind::u8: { SW_TRY(x, cur_.read_be<std::uint8_t>()); return Value(x); }
       case FieldKind::u16: { SW_TRY(x, cur_.read_be<std::uint16_t>()); return Value(x); }
@@ -153,13 +230,9 @@ class BodyDecoder {
       case FieldKind::i64: { SW_TRY(x, cur_.read_be<std::int64_t>()); return Value(x); }
       case FieldKind::boolean: {
         SW_TRY(x, cur_.read_u8());
-        // QEMU writes 0 or 1; anything else would not re-encode to the same byte.
-        if (x > 1) {
-          Error e = cur_.error_here(Errc::invalid_value,
-                                    fmt::format("bool byte {:#04x}, expected 0 or 1", x));
-          e.offset = *e.offset - 1;
-          return fail(std::move(e));
-        }
+        // QEMU writes 0 or 1 and reads any non-zero byte as true; such a byte
+        // stays its u8 in the tree, so re-encoding gives it back.
+        if (x > 1) return Value(x);
         return Value(x == 1);
       }
       case FieldKind::f64: {
@@ -182,8 +255,9 @@ class BodyDecoder {
       case FieldKind::structure: {
         if (!f.nested)
           return fail(cur_.error_here(Errc::schema_invalid, "struct field without a description"));
-        // The nested version is not on the wire: the local description's is used.
-        SW_TRY(s, body(*f.nested, f.nested->version_id, depth + 1));
+        // The nested version is not on the wire: the local description's is
+        // used, or the field's fixed one (VSTRUCT).
+        SW_TRY(s, body(*f.nested, f.struct_version.value_or(f.nested->version_id), depth + 1));
         return Value(std::move(s));
       }
       case FieldKind::custom: {
@@ -241,6 +315,10 @@ class BodyDecoder {
 
 }  // namespace
 
+std::string pointer_key(std::string_view description, std::string_view field) {
+  return fmt::format("{}.{}", description, field);
+}
+
 Result<void> check_version(const Description& d, std::uint32_t incoming) {
   if (incoming > d.version_id) {
     Error e = make_error(Errc::version_too_new,
@@ -286,9 +364,21 @@ Result<void> encode_value(const Value& v, ByteWriter& out) {
           out.put_be32(static_cast<std::uint32_t>(x.size()));
           out.put_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(x.data()), x.size()));
         } else if constexpr (std::is_same_v<T, Array>) {
-          const bool marked = x.layout == ArrayLayout::marker_list;
+          const bool marked = x.layout != ArrayLayout::plain;
+          if (x.layout == ArrayLayout::gtree) {
+            if (x.items.size() > 0xffffffffu) return fail(Errc::limit_exceeded, "tree over 2^32 nodes");
+            out.put_be32(static_cast<std::uint32_t>(x.items.size()));
+          }
+          if (!x.markers.empty() && (!marked || x.markers.size() != x.items.size()))
+            return fail(Errc::invalid_value, "list markers do not match the items");
           for (std::size_t i = 0; i < x.items.size(); ++i) {
-            if (marked) out.put_u8(1);
+            if (marked) {
+              const std::uint8_t m = x.markers.empty() ? 1 : x.markers[i];
+              if (m == 0)  // would end the list here
+                return fail(std::move(make_error(Errc::invalid_value, "list marker 0x00 before an item")
+                                          .in_field(fmt::format("[{}]", i))));
+              out.put_u8(m);
+            }
             auto r = encode_value(x.items[i], out);
             if (!r) return fail(std::move(r.error().in_field(fmt::format("[{}]", i))));
           }

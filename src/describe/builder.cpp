@@ -14,7 +14,7 @@ namespace {
 // of that width); bools are left alone because loading checks them.
 bool fusable(const Op& op) {
   return (op.kind <= ElemKind::i64 || op.kind == ElemKind::f64) && !op.varray && !op.vec &&
-         op.test < 0;
+         op.test < 0 && !op.equal && !op.pointer;
 }
 
 ElemKind unsigned_of_width(std::size_t w) {
@@ -30,8 +30,9 @@ ElemKind unsigned_of_width(std::size_t w) {
 
 void add_op(Program& p, Op op, Field f) {
   p.plans.reset();  // the layout changes: plans are rebuilt on next use
+  op.special = op.pointer || op.list || op.map || op.tmp;
   const std::size_t w = elem_width(op.kind);
-  if (w && !op.varray && !op.vec && op.test < 0)
+  if (w && !op.varray && !op.vec && op.test < 0 && !op.equal && !op.pointer)
     p.plain_size += static_cast<std::uint32_t>(w * op.count);
   else
     p.plain = false;

@@ -257,7 +257,11 @@ bool flat(const Program& p, int depth = 0) {
     return false;
   for (const Op& op : p.ops) {
     if (op.since > p.version) continue;
-    if (op.test >= 0 || op.varray || op.vec) return false;
+    // Pointers, lists, computed children, _EQUAL checks and fixed nested
+    // versions are not a permutation of the object's bytes: the walk runs them.
+    if (op.test >= 0 || op.varray || op.vec || op.pointer || op.list || op.tmp || op.map || op.equal ||
+        op.struct_version >= 0)
+      return false;
     if (op.kind == ElemKind::structure) {
       if (!flat(*op.nested, depth + 1)) return false;
     } else if (elem_width(op.kind) == 0) {

@@ -83,6 +83,77 @@ class SaveVisitor : public VisitorBase {
     return for_each_struct(*this, op, elems, n, each);
   }
 
+  // Arrays of pointers: a NULL element is QEMU's marker byte 0x30; a single
+  // pointer (QEMU's _POINTER fields) must point somewhere.
+  template <class Each>
+  bool pointers(const Op& op, const Field&, Ptr slots, std::uint64_t n, Each&& one) {
+    for (std::uint64_t k = 0; k < n; ++k) {
+      Ptr target;
+      std::memcpy(&target, slots + k * op.stride, sizeof target);
+      if (!target) {
+        if (!op.is_array) return raise(Errc::invalid_value, "pointer is NULL");
+        *ensure(1) = kNullPointerMarker;
+        pos_ += 1;
+        continue;
+      }
+      if (!one(target)) [[unlikely]] {
+        if (op.is_array) error().in_field(fmt::format("[{}]", k));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // QTAILQ/QLIST: 0x01 before each element's body, 0x00 after the last.
+  template <class Each>
+  bool list(const Op& op, const Field&, Ptr container, Each&& each) {
+    std::vector<unsigned char*> elems;
+    op.list->elements(container, elems);
+    for (std::size_t k = 0; k < elems.size(); ++k) {
+      *ensure(1) = 1;
+      pos_ += 1;
+      if (!each(elems[k])) [[unlikely]] {
+        error().in_field(fmt::format("[{}]", k));
+        return false;
+      }
+    }
+    *ensure(1) = 0;
+    pos_ += 1;
+    return true;
+  }
+
+  // GTree: be32 node count, then per node (in key order) 0x01, the key (be64
+  // for a direct key, else its body) and the value's body; 0x00.
+  template <class KeyEach, class Each>
+  bool map(const Op& op, const Field&, Ptr m, KeyEach&& key, Each&& value) {
+    std::vector<std::pair<unsigned char*, unsigned char*>> nodes;
+    op.map->entries(m, nodes);
+    if (nodes.size() > 0xffffffffu) return raise(Errc::limit_exceeded, "map over 2^32 nodes");
+    std::uint32_t n = from_be(static_cast<std::uint32_t>(nodes.size()));
+    std::memcpy(ensure(4), &n, 4);
+    pos_ += 4;
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      *ensure(1) = 1;
+      pos_ += 1;
+      bool r = true;
+      if (op.key) {
+        r = key(nodes[k].first);
+      } else {
+        std::uint64_t kv = from_be(op.map->get_direct(nodes[k].first));
+        std::memcpy(ensure(8), &kv, 8);
+        pos_ += 8;
+      }
+      if (r) r = value(nodes[k].second);
+      if (!r) [[unlikely]] {
+        error().in_field(fmt::format("[{}]", k));
+        return false;
+      }
+    }
+    *ensure(1) = 0;
+    pos_ += 1;
+    return true;
+  }
+
   // Each needed subsection: 0x05, u8 name length, name, be32 version, body.
   bool subsections(const Program& p, Ptr obj) {
     for (const SubProgram& s : p.subs) {

@@ -9,6 +9,7 @@
 // (names may repeat), checks kinds and counts, and never guesses.
 #include "statewire/describe.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "describe/walk.hpp"
@@ -81,6 +82,93 @@ class ToTreeVisitor : public VisitorBase {
     return true;
   }
 
+  // An array of pointers: Null where the pointer is NULL (QEMU's marker).
+  template <class Each>
+  bool pointers(const Op& op, const Field& f, Ptr slots, std::uint64_t n, Each&& one) {
+    Array arr;
+    Struct scratch;
+    Struct* parent = cur_;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      Ptr target;
+      std::memcpy(&target, slots + k * op.stride, sizeof target);
+      if (!target) {
+        if (!op.is_array) return raise(Errc::invalid_value, "pointer is NULL");
+        arr.items.emplace_back(Null{});
+        continue;
+      }
+      scratch.members.clear();
+      cur_ = &scratch;
+      const bool r = one(target);
+      cur_ = parent;
+      if (!r) {
+        if (op.is_array) error().in_field(fmt::format("[{}]", k));
+        return false;
+      }
+      arr.items.push_back(std::move(scratch.members.front().value));
+    }
+    if (op.is_array)
+      parent->members.push_back({f.name, Value(std::move(arr))});
+    else
+      parent->members.push_back({f.name, std::move(arr.items.front())});
+    return true;
+  }
+
+  template <class Each>
+  bool list(const Op& op, const Field& f, Ptr container, Each&& each) {
+    std::vector<unsigned char*> elems;
+    op.list->elements(container, elems);
+    Struct* parent = cur_;
+    Array arr;
+    arr.layout = ArrayLayout::marker_list;
+    for (std::size_t k = 0; k < elems.size(); ++k) {
+      Struct child;
+      cur_ = &child;
+      const bool r = each(elems[k]);
+      cur_ = parent;
+      if (!r) {
+        error().in_field(fmt::format("[{}]", k));
+        return false;
+      }
+      arr.items.emplace_back(std::move(child));
+    }
+    parent->members.push_back({f.name, Value(std::move(arr))});
+    return true;
+  }
+
+  // A GTree: Array `gtree` of {key, value} structs, in key order.
+  template <class KeyEach, class Each>
+  bool map(const Op& op, const Field& f, Ptr m, KeyEach&& key, Each&& value) {
+    std::vector<std::pair<unsigned char*, unsigned char*>> nodes;
+    op.map->entries(m, nodes);
+    Struct* parent = cur_;
+    Array arr;
+    arr.layout = ArrayLayout::gtree;
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      Struct node;
+      bool r = true;
+      if (op.key) {
+        Struct ks;
+        cur_ = &ks;
+        r = key(nodes[k].first);
+        node.members.push_back({"key", std::move(ks)});
+      } else {
+        node.members.push_back({"key", op.map->get_direct(nodes[k].first)});
+      }
+      Struct vs;
+      cur_ = &vs;
+      if (r) r = value(nodes[k].second);
+      cur_ = parent;
+      if (!r) {
+        error().in_field(fmt::format("[{}]", k));
+        return false;
+      }
+      node.members.push_back({"value", std::move(vs)});
+      arr.items.emplace_back(std::move(node));
+    }
+    parent->members.push_back({f.name, Value(std::move(arr))});
+    return true;
+  }
+
   bool subsections(const Program& p, Ptr obj) {
     for (const SubProgram& s : p.subs) {
       if (!s.needed(obj)) continue;
@@ -139,13 +227,27 @@ class FromTreeVisitor : public VisitorBase {
 
   template <class E>
   bool scalars(const Op& op, const Field& f, Ptr elems, std::uint64_t n) {
-    return take(op, f, n, [elems](const Value& v, std::uint64_t i) -> Result<void> {
-      const E* x = v.get_if<E>();
-      if (!x)
+    return take(op, f, n, [&op, elems](const Value& v, std::uint64_t i) -> Result<void> {
+      E x{};
+      if (const E* p = v.get_if<E>()) {
+        x = *p;
+      } else if (const std::uint8_t* b = v.get_if<std::uint8_t>();
+                 b && std::is_same_v<E, bool>) {
+        x = static_cast<E>(*b != 0);  // a bool byte QEMU reads as true (decode_body keeps it)
+      } else {
         return fail(Errc::mismatch,
                     fmt::format("expected {}, found {}", kind_name(Value(E{}).kind()),
                                 kind_text(v)));
-      std::memcpy(elems + i * sizeof(E), x, sizeof(E));
+      }
+      if (op.equal) {
+        E have;
+        std::memcpy(&have, elems + i * sizeof(E), sizeof(E));
+        if (std::memcmp(&have, &x, sizeof(E)) != 0)
+          return fail(Errc::invalid_value,
+                      fmt::format("{} != {}, the destination's value", +x, +have));
+        return success();
+      }
+      std::memcpy(elems + i * sizeof(E), &x, sizeof(E));
       return success();
     });
   }
@@ -210,6 +312,157 @@ class FromTreeVisitor : public VisitorBase {
     --depth_;
     return r;
   }
+
+  // The destination's pointers decide: NULL wants Null in the tree, any
+  // other pointer a value, loaded into the pointee (saved first for undo).
+  template <class Each>
+  bool pointers(const Op& op, const Field& f, Ptr slots, std::uint64_t n, Each&& one) {
+    return take(op, f, n, [&](const Value& v, std::uint64_t k) -> Result<void> {
+      Ptr target;
+      std::memcpy(&target, slots + k * op.stride, sizeof target);
+      const bool null = v.get_if<Null>() != nullptr;
+      if (!target) {
+        if (!op.is_array) return fail(Errc::invalid_value, "the destination's pointer is NULL");
+        if (!null)
+          return fail(Errc::mismatch, "the destination's element is NULL, the tree has a value");
+        return success();
+      }
+      if (null)
+        return fail(Errc::mismatch, "the tree has NULL, the destination's element is not");
+      if (!pointees_) return success();
+      const bool structure = op.kind == ElemKind::structure;
+      undo_.save(target, structure ? 0 : op.buf_size, structure ? op.nested.get() : nullptr);
+      Struct scratch;
+      scratch.members.push_back({f.name, v});
+      const Struct* parent = cur_;
+      const std::size_t parent_idx = idx_;
+      cur_ = &scratch;
+      idx_ = 0;
+      const bool r = one(target);
+      cur_ = parent;
+      idx_ = parent_idx;
+      if (!r) return fail(std::move(error()));
+      return success();
+    });
+  }
+
+  // A list member: an Array of structs; the container is cleared and refilled.
+  template <class Each>
+  bool list(const Op& op, const Field& f, Ptr container, Each&& each) {
+    if (idx_ >= cur_->members.size()) {
+      if (partial_) {
+        stopped_ = true;
+        return true;
+      }
+      return raise(Errc::mismatch, "the tree has no member for this field");
+    }
+    const Member& m = cur_->members[idx_];
+    if (m.name != f.name)
+      return raise(Errc::mismatch, fmt::format("expected member {}, found {}", f.name, m.name));
+    const Array* a = m.value.get_if<Array>();
+    if (!a) return raise(Errc::mismatch, fmt::format("expected array, found {}", kind_text(m.value)));
+    if (a->items.size() > lp_.limits.max_elements)
+      return raise(Errc::limit_exceeded, fmt::format("{} elements above the limit {}",
+                                                     a->items.size(), lp_.limits.max_elements));
+    op.list->clear(container);
+    const Struct* parent = cur_;
+    const std::size_t next = idx_ + 1;
+    const bool partial = partial_;
+    partial_ = false;
+    for (std::size_t k = 0; k < a->items.size(); ++k) {
+      const Struct* s = a->items[k].get_if<Struct>();
+      bool r = s != nullptr;
+      if (!s) raise(Errc::mismatch, fmt::format("expected struct, found {}", kind_text(a->items[k])));
+      if (r) {
+        cur_ = s;
+        idx_ = 0;
+        r = each(op.list->append(container));
+        if (r && idx_ != s->members.size())
+          r = raise(Errc::mismatch, fmt::format("{} members more than the description has",
+                                                s->members.size() - idx_));
+      }
+      cur_ = parent;
+      if (!r) {
+        partial_ = partial;
+        error().in_field(fmt::format("[{}]", k));
+        return false;
+      }
+    }
+    partial_ = partial;
+    idx_ = next;
+    return true;
+  }
+
+  // A GTree member: Array of {key, value} structs; the map is cleared and
+  // refilled, keys in ascending order (as a saved GTree always is).
+  template <class KeyEach, class Each>
+  bool map(const Op& op, const Field& f, Ptr m, KeyEach&& key, Each&& value) {
+    if (idx_ >= cur_->members.size()) {
+      if (partial_) {
+        stopped_ = true;
+        return true;
+      }
+      return raise(Errc::mismatch, "the tree has no member for this field");
+    }
+    const Member& mem = cur_->members[idx_];
+    if (mem.name != f.name)
+      return raise(Errc::mismatch, fmt::format("expected member {}, found {}", f.name, mem.name));
+    const Array* a = mem.value.get_if<Array>();
+    if (!a)
+      return raise(Errc::mismatch, fmt::format("expected array, found {}", kind_text(mem.value)));
+    if (a->items.size() > lp_.limits.max_elements)
+      return raise(Errc::limit_exceeded, fmt::format("{} nodes above the limit {}",
+                                                     a->items.size(), lp_.limits.max_elements));
+    op.map->clear(m);
+    const Struct* parent = cur_;
+    const std::size_t next = idx_ + 1;
+    const bool partial = partial_;
+    partial_ = false;
+    // One part of a node (key or value) from a Struct, wholly consumed.
+    auto part = [&](const Value& v, auto&& each, Ptr at) -> bool {
+      const Struct* s = v.get_if<Struct>();
+      if (!s) return raise(Errc::mismatch, fmt::format("expected struct, found {}", kind_text(v)));
+      cur_ = s;
+      idx_ = 0;
+      bool r = each(at);
+      if (r && idx_ != s->members.size())
+        r = raise(Errc::mismatch, fmt::format("{} members more than the description has",
+                                              s->members.size() - idx_));
+      cur_ = parent;
+      return r;
+    };
+    for (std::size_t k = 0; k < a->items.size(); ++k) {
+      const Struct* node = a->items[k].get_if<Struct>();
+      const Value* kv = node ? node->find("key") : nullptr;
+      const Value* vv = node ? node->find("value") : nullptr;
+      bool r = node && kv && vv && node->members.size() == 2;
+      if (!r) raise(Errc::mismatch, "expected a struct of key and value");
+      std::shared_ptr<void> n = op.map->make_node();
+      if (r) {
+        if (op.key) {
+          r = part(*kv, key, op.map->node_key(n.get()));
+        } else {
+          const std::uint64_t* d = kv->get_if<std::uint64_t>();
+          r = d && op.map->set_direct(op.map->node_key(n.get()), *d);
+          if (!r) raise(Errc::mismatch, "expected a u64 key that fits the map's key type");
+        }
+      }
+      if (r) r = part(*vv, value, op.map->node_value(n.get()));
+      if (r && !op.map->append(m, n.get()))
+        r = raise(Errc::invalid_value, "key not above the previous one");
+      if (!r) {
+        partial_ = partial;
+        error().in_field(fmt::format("[{}]", k));
+        return false;
+      }
+    }
+    partial_ = partial;
+    idx_ = next;
+    return true;
+  }
+
+  UndoLog& undo() noexcept { return undo_; }
+  void set_pointees(bool on) { pointees_ = on; }
 
   bool subsections(const Program& p, Ptr obj) {
     for (const SubsectionState& st : cur_->subsections) {
@@ -281,10 +534,23 @@ class FromTreeVisitor : public VisitorBase {
   const LoadParams& lp_;
   bool stopped_ = false;
   bool partial_ = false;
+  bool pointees_ = true;
   std::size_t depth_ = 0;
+  UndoLog undo_;
 };
 
-void collect_tests(const std::shared_ptr<const Program>& p, TestResolver& out, std::size_t depth) {
+// The destination a resolver reads: a copy of the caller's (or a default-
+// constructed object), with the partial tree loaded over it, as QEMU's loader
+// evaluates a test on its object holding what was loaded so far. Nested
+// descriptions (struct elements) start from their default object.
+std::shared_ptr<void> starting_object(const Program& p, const std::shared_ptr<const void>& dest) {
+  if (dest && p.clone) return p.clone(dest.get());
+  if (p.make_default) return p.make_default();
+  return nullptr;
+}
+
+void collect_tests(const std::shared_ptr<const Program>& p, const std::shared_ptr<const void>& dest,
+                   TestResolver& out, std::size_t depth) {
   if (depth > 64) return;
   const auto& fields = *p->schema.fields;
   for (std::size_t i = 0; i < p->ops.size(); ++i) {
@@ -292,21 +558,54 @@ void collect_tests(const std::shared_ptr<const Program>& p, TestResolver& out, s
     if (op.test >= 0 && fields[i].test && !fields[i].test->empty()) {
       std::size_t ti = static_cast<std::size_t>(op.test);
       out.emplace(*fields[i].test,
-                  [prog = p, ti](const Struct& partial, std::uint32_t version) -> std::optional<bool> {
-                    if (!prog->make_default) return std::nullopt;
-                    std::shared_ptr<void> obj = prog->make_default();
+                  [prog = p, dest, ti](const Struct& partial,
+                                       std::uint32_t version) -> std::optional<bool> {
+                    std::shared_ptr<void> obj = starting_object(*prog, dest);
+                    if (!obj) return std::nullopt;
                     LoadParams lp;
                     lp.run_hooks = false;
                     FromTreeVisitor v(&partial, lp);
                     v.set_partial(true);
+                    v.set_pointees(false);  // never write through the destination's pointers
                     if (!walk_body(*prog, static_cast<Ptr>(obj.get()), version, v))
                       return std::nullopt;
                     return prog->tests[ti](obj.get(), version);
                   });
     }
-    if (op.nested) collect_tests(op.nested, out, depth + 1);
+    // A struct element is not the destination object: its own default.
+    if (op.nested) collect_tests(op.nested, nullptr, out, depth + 1);
+    if (op.key) collect_tests(op.key, nullptr, out, depth + 1);
   }
-  for (const SubProgram& s : p->subs) collect_tests(s.program, out, depth + 1);
+  for (const SubProgram& s : p->subs) collect_tests(s.program, dest, out, depth + 1);
+}
+
+// Which elements of each array of pointers of the destination (top level and
+// its subsections, which share the object) are NULL, read once.
+void collect_pointers(const Program& p, const void* dest, PointerResolver& out, std::size_t depth) {
+  if (depth > 64) return;
+  const auto& fields = *p.schema.fields;
+  const auto* obj = static_cast<const unsigned char*>(dest);
+  for (std::size_t i = 0; i < p.ops.size(); ++i) {
+    const Op& op = p.ops[i];
+    if (!op.pointer) continue;
+    std::vector<bool> null;
+    std::uint64_t n = op.count;
+    if (op.varray) {
+      auto c = read_count(op, obj);
+      n = c ? std::min<std::uint64_t>(*c, op.max) : 0;
+    }
+    for (std::uint64_t k = 0; k < n; ++k) {
+      const unsigned char* target;
+      std::memcpy(&target, obj + op.offset + k * op.stride, sizeof target);
+      null.push_back(target == nullptr);
+    }
+    out[pointer_key(p.name, fields[i].name)] =
+        [null = std::move(null)](const Struct&, std::uint64_t k) -> std::optional<bool> {
+      if (k >= null.size()) return std::nullopt;
+      return bool(null[k]);
+    };
+  }
+  for (const SubProgram& s : p.subs) collect_pointers(*s.program, dest, out, depth + 1);
 }
 
 }  // namespace
@@ -339,15 +638,23 @@ Result<void> from_tree(const Program& p, void* obj, const Struct& body, std::uin
     r = v.raise(Errc::mismatch, fmt::format("{} members more than the description has",
                                             body.members.size() - v.consumed()));
   if (!r) {
+    v.undo().restore();
     v.error().in_section(p.name);
     return fail(std::move(v.error()));
   }
   return success();
 }
 
-TestResolver make_test_resolver(const std::shared_ptr<const Program>& p) {
+TestResolver make_test_resolver(const std::shared_ptr<const Program>& p,
+                                std::shared_ptr<const void> destination) {
   TestResolver out;
-  collect_tests(p, out, 0);
+  collect_tests(p, destination, out, 0);
+  return out;
+}
+
+PointerResolver make_pointer_resolver(const Program& p, const void* destination) {
+  PointerResolver out;
+  collect_pointers(p, destination, out, 0);
   return out;
 }
 

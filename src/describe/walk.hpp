@@ -23,6 +23,9 @@
 //   bool buffers / strings (const Op&, const Field&, Ptr, std::uint64_t n);
 //   bool unused(const Op&, const Field&);
 //   bool structs(const Op&, const Field&, Ptr, std::uint64_t n, Each each);
+//   bool pointers(const Op&, const Field&, Ptr slots, std::uint64_t n, Each one);
+//   bool list(const Op&, const Field&, Ptr container, Each each);
+//   bool map(const Op&, const Field&, Ptr map, KeyEach key, Each value);
 //   bool subsections(const Program&, Ptr obj);
 //   Plain plain(const Program&, Ptr obj);       // kFused only: a plain body at once
 #pragma once
@@ -113,6 +116,80 @@ class VisitorBase {
 template <class V>
 bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v);
 
+// The elements of one field at `elems` (n of them, `op.stride` apart).
+template <class V>
+[[gnu::always_inline]] inline bool dispatch(const Op& op, const Field& f, Ptr elems,
+                                            std::uint64_t n, V& v) {
+  switch (op.kind) {
+    case ElemKind::u8: return v.template scalars<std::uint8_t>(op, f, elems, n);
+    case ElemKind::u16: return v.template scalars<std::uint16_t>(op, f, elems, n);
+    case ElemKind::u32: return v.template scalars<std::uint32_t>(op, f, elems, n);
+    case ElemKind::u64: return v.template scalars<std::uint64_t>(op, f, elems, n);
+    case ElemKind::i8: return v.template scalars<std::int8_t>(op, f, elems, n);
+    case ElemKind::i16: return v.template scalars<std::int16_t>(op, f, elems, n);
+    case ElemKind::i32: return v.template scalars<std::int32_t>(op, f, elems, n);
+    case ElemKind::i64: return v.template scalars<std::int64_t>(op, f, elems, n);
+    case ElemKind::boolean: return v.template scalars<bool>(op, f, elems, n);
+    case ElemKind::f64: return v.template scalars<double>(op, f, elems, n);
+    case ElemKind::buffer: return v.buffers(op, f, elems, n);
+    case ElemKind::string: return v.strings(op, f, elems, n);
+    case ElemKind::unused: return v.unused(op, f);
+    case ElemKind::structure: {
+      const Program& nested = *op.nested;
+      // VSTRUCT: a fixed version instead of the nested description's own.
+      const auto ver = op.struct_version >= 0 ? static_cast<std::uint32_t>(op.struct_version)
+                                              : nested.version;
+      auto each = [&nested, ver, &v](Ptr e) { return walk_body(nested, e, ver, v); };
+      return v.structs(op, f, elems, n, each);
+    }
+  }
+  return v.raise(Errc::schema_invalid, "unknown element kind");
+}
+
+// The rarer constructs, kept out of walk_op's hot path.
+template <class V>
+[[gnu::noinline]] bool walk_special(const Op& op, const Field& f, Ptr obj, Ptr elems,
+                                    std::uint64_t n, V& v) {
+  (void)n;
+  if (op.tmp) {
+    // WITH_TMP: the child exists only on the wire; computed from the object
+    // (also the starting point of a load) and, loaded, written back by apply.
+    std::shared_ptr<void> t = op.tmp->make(obj);
+    const Program& nested = *op.nested;
+    auto each = [&nested, &v](Ptr e) { return walk_body(nested, e, nested.version, v); };
+    Op one = op;
+    one.tmp = nullptr;
+    one.is_array = false;
+    one.count = 1;
+    if (!v.structs(one, f, static_cast<Ptr>(t.get()), 1, each)) return false;
+    if constexpr (V::kLoading) {
+      if (v.stopped()) return true;
+      return v.ok(op.tmp->apply(obj, t.get()));
+    }
+    return true;
+  }
+  if (op.map) {
+    const Program& values = *op.nested;
+    auto value = [&values, &v](Ptr e) { return walk_body(values, e, values.version, v); };
+    const Program* keys = op.key.get();
+    auto key = [keys, &v](Ptr e) { return walk_body(*keys, e, keys->version, v); };
+    return v.map(op, f, elems, key, value);
+  }
+  if (op.list) {
+    const Program& nested = *op.nested;
+    auto each = [&nested, &v](Ptr e) { return walk_body(nested, e, nested.version, v); };
+    return v.list(op, f, elems, each);
+  }
+  // Pointers: each element is reached through a raw pointer; the visitor
+  // handles NULL (an array's marker, an error for a single pointer).
+  Op one = op;
+  one.pointer = false;
+  one.is_array = false;
+  one.count = 1;
+  auto each = [&one, &f, &v](Ptr target) { return dispatch(one, f, target, 1, v); };
+  return v.pointers(op, f, elems, n, each);
+}
+
 template <class V>
 [[gnu::always_inline]] inline bool walk_op(const Op& op, const Field& f, Ptr obj, V& v) {
   std::uint64_t n = op.count;
@@ -139,27 +216,9 @@ template <class V>
       elems = op.vec->data(elems);
     }
   }
-  switch (op.kind) {
-    case ElemKind::u8: return v.template scalars<std::uint8_t>(op, f, elems, n);
-    case ElemKind::u16: return v.template scalars<std::uint16_t>(op, f, elems, n);
-    case ElemKind::u32: return v.template scalars<std::uint32_t>(op, f, elems, n);
-    case ElemKind::u64: return v.template scalars<std::uint64_t>(op, f, elems, n);
-    case ElemKind::i8: return v.template scalars<std::int8_t>(op, f, elems, n);
-    case ElemKind::i16: return v.template scalars<std::int16_t>(op, f, elems, n);
-    case ElemKind::i32: return v.template scalars<std::int32_t>(op, f, elems, n);
-    case ElemKind::i64: return v.template scalars<std::int64_t>(op, f, elems, n);
-    case ElemKind::boolean: return v.template scalars<bool>(op, f, elems, n);
-    case ElemKind::f64: return v.template scalars<double>(op, f, elems, n);
-    case ElemKind::buffer: return v.buffers(op, f, elems, n);
-    case ElemKind::string: return v.strings(op, f, elems, n);
-    case ElemKind::unused: return v.unused(op, f);
-    case ElemKind::structure: {
-      const Program& nested = *op.nested;
-      auto each = [&nested, &v](Ptr e) { return walk_body(nested, e, nested.version, v); };
-      return v.structs(op, f, elems, n, each);
-    }
-  }
-  return v.raise(Errc::schema_invalid, "unknown element kind");
+  if (op.special) [[unlikely]]
+    return walk_special(op, f, obj, elems, n, v);
+  return dispatch(op, f, elems, n, v);
 }
 
 // Whether a body can take the fixed-size path: plain fields at the
@@ -183,11 +242,11 @@ bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
   }
   if constexpr (V::kLoading) {
     if (p.pre_load && v.run_hooks())
-      if (auto r = p.pre_load(obj); !r) [[unlikely]]
+      if (auto r = p.pre_load(obj, version); !r) [[unlikely]]
         return v.ok(hook_result(p, "pre_load", std::move(r)));
   } else {
     if (p.pre_save)
-      if (auto r = p.pre_save(obj); !r) [[unlikely]]
+      if (auto r = p.pre_save(obj, version); !r) [[unlikely]]
         return v.ok(hook_result(p, "pre_save", std::move(r)));
   }
   const std::vector<Field>& fields = *p.schema.fields;
@@ -230,7 +289,7 @@ bool walk_body(const Program& p, Ptr obj, std::uint32_t version, V& v) {
         return v.ok(hook_result(p, "post_load", std::move(r)));
   } else {
     if (p.post_save)
-      if (auto r = p.post_save(obj); !r) [[unlikely]]
+      if (auto r = p.post_save(obj, version); !r) [[unlikely]]
         return v.ok(hook_result(p, "post_save", std::move(r)));
   }
   return true;

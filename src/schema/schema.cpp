@@ -40,7 +40,7 @@ bool is_signed_kind(FieldKind k) noexcept {
 }
 
 std::optional<std::uint64_t> Field::element_wire_size() const noexcept {
-  if (nullable || list) return std::nullopt;
+  if (nullable || list || gtree) return std::nullopt;
   if (std::size_t w = scalar_width(kind)) return w;
   switch (kind) {
     case FieldKind::buffer: case FieldKind::unused: case FieldKind::opaque: return size;
@@ -54,7 +54,9 @@ bool operator==(const Field& a, const Field& b) {
   return nested_equal && a.name == b.name && a.kind == b.kind && a.info == b.info &&
          a.size == b.size && a.count == b.count && a.version_id == b.version_id &&
          a.test == b.test && a.must_exist == b.must_exist && a.nullable == b.nullable &&
-         a.list == b.list && a.num == b.num;
+         a.list == b.list && a.num == b.num && a.null_elements == b.null_elements &&
+         a.struct_version == b.struct_version && a.gtree == b.gtree &&
+         ((!a.key && !b.key) || (a.key && b.key && *a.key == *b.key));
 }
 
 bool operator==(const Description& a, const Description& b) {

@@ -97,6 +97,16 @@ Result<Field> parse_field(const Json& j, const std::string& path, std::size_t de
   if (auto it = j.find("must_exist"); it != j.end() && it->is_boolean()) f.must_exist = it->get<bool>();
   if (auto it = j.find("nullable"); it != j.end() && it->is_boolean()) f.nullable = it->get<bool>();
   if (auto it = j.find("list"); it != j.end() && it->is_boolean()) f.list = it->get<bool>();
+  if (auto it = j.find("gtree"); it != j.end() && it->is_boolean()) f.gtree = it->get<bool>();
+  if (auto it = j.find("KeyDescription"); it != j.end()) {
+    SW_TRY(key, parse_desc(*it, path + ".KeyDescription", depth + 1, max_depth));
+    f.key = std::make_shared<const Description>(std::move(key));
+  }
+  if (auto it = j.find("struct_version"); it != j.end()) {
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() > 0xffffffffu)
+      return bad(path + ".struct_version", "expected a 32-bit version");
+    f.struct_version = static_cast<std::uint32_t>(it->get<std::uint64_t>());
+  }
   if (auto it = j.find("Description"); it != j.end()) {
     SW_TRY(nested, parse_desc(*it, path + ".Description", depth + 1, max_depth));
     f.nested = std::make_shared<const Description>(std::move(nested));
@@ -163,6 +173,9 @@ Json field_json(const Field& f, const SchemaJsonOptions& opt) {
     if (f.must_exist) j["must_exist"] = true;
     if (f.nullable) j["nullable"] = true;
     if (f.list) j["list"] = true;
+    if (f.struct_version) j["struct_version"] = *f.struct_version;
+    if (f.gtree) j["gtree"] = true;
+    if (f.key) j["KeyDescription"] = desc_json(*f.key, opt, nullptr);
   }
   if (f.nested) j["Description"] = desc_json(*f.nested, opt, nullptr);
   return j;

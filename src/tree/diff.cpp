@@ -13,7 +13,8 @@ class Differ {
   explicit Differ(const DiffOptions& opt) : opt_(opt) {}
 
   void add(std::string path, std::string what) {
-    if (out_.size() < opt_.max_differences) out_.push_back({std::move(path), std::move(what)});
+    if (out_.size() < opt_.max_differences)
+      out_.push_back({std::move(path), std::move(what), std::nullopt, std::nullopt});
   }
   bool full() const { return out_.size() >= opt_.max_differences; }
 
@@ -35,7 +36,11 @@ class Differ {
       structure(path, *x, *b.get_if<Struct>());
       return;
     }
-    if (!(a == b)) add(path, fmt::format("{} != {}", to_text(a), to_text(b)));
+    if (!(a == b) && !full()) {
+      add(path, fmt::format("{} != {}", to_text(a), to_text(b)));
+      out_.back().left = a;
+      out_.back().right = b;
+    }
   }
 
   void structure(const std::string& path, const Struct& a, const Struct& b) {

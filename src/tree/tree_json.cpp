@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "core/json_document.hpp"
@@ -41,7 +43,9 @@ int hex_digit(char c) {
 // size in memory, not several times the tree's.
 class JsonOut {
  public:
-  JsonOut(std::string& out, int indent) : out_(out), indent_(indent) {}
+  // `level`: the nesting the text starts at (for text placed inside a document).
+  JsonOut(std::string& out, int indent, int level = 0)
+      : out_(out), indent_(indent), level_(static_cast<std::size_t>(level)) {}
 
   void begin(char c) {
     out_ += c;
@@ -99,11 +103,12 @@ class JsonOut {
  private:
   void newline() {
     out_ += '\n';
-    out_.append(has_items_.size() * static_cast<std::size_t>(indent_), ' ');
+    out_.append((level_ + has_items_.size()) * static_cast<std::size_t>(indent_), ' ');
   }
 
   std::string& out_;
   int indent_;
+  std::size_t level_ = 0;
   std::vector<bool> has_items_;
 };
 
@@ -139,11 +144,26 @@ void write_value_members(JsonOut& w, const Value& v) {
           w.key("v");
           w.raw(x ? "true" : "false");
         } else if constexpr (std::is_integral_v<T>) {
+          // jq 1.6 (and JavaScript) hold numbers as doubles: beyond 2^53 a
+          // number would come back changed, so such values are written as a
+          // "0x..." string, which the reader accepts for any integer.
+          constexpr std::uint64_t kExact = std::uint64_t(1) << 53;
           w.key("v");
-          if constexpr (std::is_signed_v<T>)
-            w.number(static_cast<std::int64_t>(x));
-          else
-            w.number(static_cast<std::uint64_t>(x));
+          if constexpr (std::is_signed_v<T>) {
+            const auto n = static_cast<std::int64_t>(x);
+            const std::uint64_t mag =
+                n < 0 ? 0 - static_cast<std::uint64_t>(n) : static_cast<std::uint64_t>(n);
+            if (mag > kExact)
+              w.string(fmt::format("{}0x{:x}", n < 0 ? "-" : "", mag));
+            else
+              w.number(n);
+          } else {
+            const auto n = static_cast<std::uint64_t>(x);
+            if (n > kExact)
+              w.string(fmt::format("0x{:x}", n));
+            else
+              w.number(n);
+          }
         } else if constexpr (std::is_same_v<T, Blob>) {
           w.key("v");
           w.string(to_hex(x.bytes));
@@ -156,9 +176,18 @@ void write_value_members(JsonOut& w, const Value& v) {
             w.string(to_hex(std::vector<std::uint8_t>(x.begin(), x.end())));
           }
         } else if constexpr (std::is_same_v<T, Array>) {
-          if (x.layout == ArrayLayout::marker_list) {
+          if (x.layout == ArrayLayout::marker_list || x.layout == ArrayLayout::gtree) {
             w.key("layout");
-            w.string("marker_list");
+            w.string(x.layout == ArrayLayout::gtree ? "gtree" : "marker_list");
+          }
+          if (!x.markers.empty()) {
+            w.key("markers");
+            w.begin('[');
+            for (std::uint8_t b : x.markers) {
+              w.next();
+              w.number(static_cast<unsigned>(b));
+            }
+            w.end(']');
           }
           w.key("items");
           w.begin('[');
@@ -221,14 +250,96 @@ void write_section(JsonOut& w, const Section& s) {
   w.end('}');
 }
 
+// The JSON text of a section or struct object, as dumped at level 0.
+std::string section_text(const Section& sec, int indent) {
+  std::string out;
+  JsonOut w(out, indent);
+  write_section(w, sec);
+  return out;
+}
+
+std::string struct_text(const Struct& st, int indent) {
+  std::string out;
+  JsonOut w(out, indent);
+  w.begin('{');
+  write_struct_members(w, st);
+  w.end('}');
+  return out;
+}
+
+// Appends `text` (a JSON dump made at level 0) as if dumped at `level`: JSON
+// text holds raw newlines only as formatting, so each is followed by the
+// extra indentation.
+void append_at_level(std::string& out, std::string_view text, int level, int indent) {
+  if (indent < 0 || level == 0) {
+    out += text;
+    return;
+  }
+  const std::string pad(static_cast<std::size_t>(level * indent), ' ');
+  for (std::size_t p = 0;;) {
+    const std::size_t nl = text.find('\n', p);
+    if (nl == std::string_view::npos) {
+      out += text.substr(p);
+      return;
+    }
+    out += text.substr(p, nl + 1 - p);
+    out += pad;
+    p = nl + 1;
+  }
+}
+
 Unexpected bad(const std::string& path, const std::string& what) {
   Error e = make_error(Errc::invalid_value, what);
   e.field_path = path;
   return Unexpected(std::move(e));
 }
 
+// "0x1f", "-0x10" or "123": integers as strings, as editors and jq keep them.
+std::optional<std::pair<bool, std::uint64_t>> parse_int_text(std::string_view t) {
+  bool neg = false;
+  if (!t.empty() && t.front() == '-') {
+    neg = true;
+    t.remove_prefix(1);
+  }
+  int base = 10;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {
+    base = 16;
+    t.remove_prefix(2);
+  }
+  if (t.empty() || t.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : t) {
+    int d = base == 16 ? hex_digit(c) : (c >= '0' && c <= '9' ? c - '0' : -1);
+    if (d < 0) return std::nullopt;
+    if (v > (std::numeric_limits<std::uint64_t>::max() - static_cast<unsigned>(d)) / base)
+      return std::nullopt;
+    v = v * base + static_cast<unsigned>(d);
+  }
+  return std::pair{neg, v};
+}
+
 template <class T>
 Result<T> get_int(const Json& j, const std::string& path) {
+  if (j.is_string()) {
+    auto p = parse_int_text(j.get_ref<const std::string&>());
+    if (!p) return bad(path, fmt::format("\"{}\" is not an integer (decimal or 0x hex)",
+                                         j.get_ref<const std::string&>()));
+    auto [neg, mag] = *p;
+    if (!neg) {
+      if (mag > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+        return bad(path, fmt::format("{} does not fit the declared width", j.get_ref<const std::string&>()));
+      return static_cast<T>(mag);
+    }
+    if constexpr (std::is_signed_v<T>) {
+      const auto lim = static_cast<std::uint64_t>(std::numeric_limits<T>::max()) + 1;
+      if (mag > lim)
+        return bad(path, fmt::format("{} does not fit the declared width", j.get_ref<const std::string&>()));
+      return static_cast<T>(0 - mag);
+    }
+    if (mag != 0)
+      return bad(path, fmt::format("{} is negative for an unsigned field", j.get_ref<const std::string&>()));
+    return T(0);
+  }
   if (j.is_number_unsigned()) {
     auto u = j.get<std::uint64_t>();
     if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
@@ -357,11 +468,23 @@ Result<Value> parse_value(const Json& j, const std::string& path, std::size_t de
     if (auto l = j.find("layout"); l != j.end()) {
       if (*l == "marker_list")
         a.layout = ArrayLayout::marker_list;
+      else if (*l == "gtree")
+        a.layout = ArrayLayout::gtree;
       else if (*l != "plain")
-        return bad(path + ".layout", "expected \"plain\" or \"marker_list\"");
+        return bad(path + ".layout", "expected \"plain\", \"marker_list\" or \"gtree\"");
     }
     auto items = j.find("items");
     if (items == j.end() || !items->is_array()) return bad(path, "missing array \"items\"");
+    if (auto m = j.find("markers"); m != j.end()) {
+      // A list's own marker bytes: one per item, never 0x00 (that ends the list).
+      if (!m->is_array() || m->size() != items->size())
+        return bad(path + ".markers", "expected one marker byte per item");
+      for (const Json& b : *m) {
+        if (!b.is_number_unsigned() || b.get<std::uint64_t>() == 0 || b.get<std::uint64_t>() > 255)
+          return bad(path + ".markers", "expected bytes 1 to 255");
+        a.markers.push_back(static_cast<std::uint8_t>(b.get<std::uint64_t>()));
+      }
+    }
     a.items.reserve(items->size());
     for (std::size_t i = 0; i < items->size(); ++i) {
       SW_TRY(item, parse_value((*items)[i], fmt::format("{}[{}]", path, i), depth + 1, max_depth));
@@ -438,6 +561,119 @@ std::string to_json(const StateStream& s, const TreeJsonOptions& opt) {
   w.end('}');
   out += '\n';
   return out;
+}
+
+// --- TreeJsonWriter: the same document, a section at a time ----------------
+//
+// The document is {"sections": [...], "envelope": {...}}: sections first, so
+// each is written as it arrives and the envelope (which for a QEMU stream
+// holds the trailer, known last) at the end. Output is byte for byte what
+// to_json() gives for the whole tree.
+
+TreeJsonWriter::TreeJsonWriter(ByteSink& sink, const TreeJsonOptions& opt)
+    : sink_(sink), indent_(opt.indent) {}
+
+Result<void> TreeJsonWriter::flush(bool force) {
+  if (out_.size() < (1u << 20) && !force) return {};
+  SW_CHECK(sink_.write(ByteSpan(reinterpret_cast<const std::uint8_t*>(out_.data()), out_.size())));
+  out_.clear();
+  return {};
+}
+
+void TreeJsonWriter::next_section() {
+  // Level 0 object, level 1 "sections" array, sections at level 2.
+  if (sections_++ == 0) {
+    out_ += indent_ < 0 ? "{\"sections\":[" : "{\n";
+    if (indent_ >= 0) {
+      out_.append(static_cast<std::size_t>(indent_), ' ');
+      out_ += "\"sections\": [";
+    }
+  } else {
+    out_ += ',';
+  }
+  if (indent_ >= 0) {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(2 * indent_), ' ');
+  }
+}
+
+Result<void> TreeJsonWriter::section(const Section& s) {
+  next_section();
+  append_at_level(out_, section_text(s, indent_), 2, indent_);
+  return flush(false);
+}
+
+Result<void> TreeJsonWriter::begin_section(const Section& head) {
+  if (head.body.members.empty() || !head.body.members.back().value.get_if<Array>() ||
+      !head.body.subsections.empty())
+    return fail(Errc::invalid_value,
+                fmt::format("section {}: the bulk array must be the body's last member", head.label()));
+  next_section();
+  Section h = head;
+  h.body.members.back().value = Value(Array{});
+  std::string text = section_text(h, indent_);
+  // The bulk array is the last "items" of the dump, printed empty: its
+  // elements go between the brackets as they arrive.
+  const std::size_t at = text.rfind(indent_ < 0 ? "\"items\":[]" : "\"items\": []");
+  if (at == std::string::npos) return fail(Errc::invalid_value, "bulk array not found");
+  const std::size_t open = text.find('[', at) + 1;
+  append_at_level(out_, std::string_view(text).substr(0, open), 2, indent_);
+  tail_ = text.substr(open + 1);  // after "]"
+  bulk_items_ = 0;
+  return {};
+}
+
+Result<void> TreeJsonWriter::bulk_item(const Value& v) {
+  // Section at level 2, its "fields" at 3, the field object at 4, items at 5.
+  if (bulk_items_++) out_ += ',';
+  if (indent_ >= 0) {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(6 * indent_), ' ');
+  }
+  JsonOut w(out_, indent_, 6);
+  w.begin('{');
+  write_value_members(w, v);
+  w.end('}');
+  return flush(false);
+}
+
+Result<void> TreeJsonWriter::end_section() {
+  if (bulk_items_ && indent_ >= 0) {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(5 * indent_), ' ');
+  }
+  out_ += ']';
+  append_at_level(out_, tail_, 2, indent_);
+  tail_.clear();
+  return flush(false);
+}
+
+Result<void> TreeJsonWriter::finish(const Struct& envelope) {
+  if (sections_ == 0) {
+    out_ += indent_ < 0 ? "{\"sections\":[]" : "{\n";
+    if (indent_ >= 0) {
+      out_.append(static_cast<std::size_t>(indent_), ' ');
+      out_ += "\"sections\": []";
+    }
+  } else if (indent_ >= 0) {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(indent_), ' ');
+    out_ += ']';
+  } else {
+    out_ += ']';
+  }
+  if (!envelope.members.empty() || !envelope.subsections.empty()) {
+    out_ += ',';
+    if (indent_ >= 0) {
+      out_ += '\n';
+      out_.append(static_cast<std::size_t>(indent_), ' ');
+    }
+    out_ += indent_ < 0 ? "\"envelope\":" : "\"envelope\": ";
+    append_at_level(out_, struct_text(envelope, indent_), 1, indent_);
+  }
+  if (indent_ >= 0) out_ += '\n';
+  out_ += "}\n";
+  return flush(true);
 }
 
 std::string to_json(const Struct& s, const TreeJsonOptions& opt) {

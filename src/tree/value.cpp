@@ -14,7 +14,7 @@ std::string_view kind_name(ValueKind k) noexcept {
 }
 
 bool operator==(const Array& a, const Array& b) {
-  return a.layout == b.layout && a.items == b.items;
+  return a.layout == b.layout && a.items == b.items && a.markers == b.markers;
 }
 
 bool operator==(const Struct& a, const Struct& b) {

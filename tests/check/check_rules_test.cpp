@@ -126,10 +126,24 @@ TEST(CheckRules, UnusedBytesReusedByFieldsLoadZerosForward) {
 }
 
 TEST(CheckRules, UnusedOfWrongSizeBreaks) {
-  EXPECT_THAT(check(base(kA + "," + kB + "," + kC), base(kA + "," + fld("unused", 4) + "," + kC)),
+  // Dumps that record element counts ("num"): b is 2 bytes, the padding 4.
+  const std::string counted = fld("a", 4, 0, false, R"(, "num": 1)");
+  EXPECT_THAT(check(base(counted + "," + kB + "," + kC),
+                    base(counted + "," + fld("unused", 4) + "," + kC)),
               ElementsAre("unused-size-mismatch b breaks/breaks"));
   EXPECT_THAT(check(base(kA + "," + fld("unused", 4)), base(kA + "," + fld("unused", 8))),
               ElementsAre("unused-size-mismatch unused breaks/breaks"));
+}
+
+TEST(CheckRules, UnusedSizeAgainstAFieldOfUnknownCountIsARisk) {
+  // QEMU 7.2's dumps show an array as one element: b (2 bytes) may be b[2],
+  // whose 4 bytes the new padding matches (e1000e's bool[5] -> unused 5).
+  EXPECT_THAT(check(base(kA + "," + kB + "," + kC), base(kA + "," + fld("unused", 4) + "," + kC)),
+              ElementsAre("unused-size-unknown b risk/risk"));
+  // No element count explains 3 bytes against 4 of padding.
+  EXPECT_THAT(check(base(kA + "," + fld("b", 3) + "," + kC),
+                    base(kA + "," + fld("unused", 4) + "," + kC)),
+              ElementsAre("unused-size-mismatch b breaks/breaks"));
 }
 
 TEST(CheckRules, FieldsMovedIntoNestedStructAreCompatible) {

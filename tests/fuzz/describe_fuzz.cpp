@@ -1,8 +1,9 @@
 // Fuzz target: loading a native description from hostile bytes. Whatever the
 // native loader accepts, the schema-driven decoder (decode_body with the
-// description's schema and test resolver) must accept too, with a tree equal
-// to the loaded object's, and saving the object again must give back exactly
-// the bytes consumed (when the same subsections are needed). A failed load must leave the object untouched.
+// description's schema and test resolver) must accept too, with a tree that
+// re-encodes to exactly the bytes consumed and loads (from_tree) into the
+// same object; the object saves to what its own tree encodes to. A failed
+// load must leave the object untouched.
 #include <algorithm>
 #include <cstdlib>
 #include <string>
@@ -40,20 +41,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   if (!decoded || dcur.remaining() != cur.remaining()) std::abort();
-  auto tree = d.to_tree(obj, SaveOptions{version});
-  if (!tree || tree->members != decoded->members) std::abort();
-  // A peer may send a subsection our `needed` would not (e.g. all zeros);
-  // the object then saves without it, so compare bytes only when both agree.
-  auto names = [](const Struct& s) {
-    std::vector<std::string> out;
-    for (const auto& sub : s.subsections) out.push_back(sub.name);
-    return out;
-  };
-  if (names(*tree) != names(*decoded)) return 0;
-  if (!(*tree == *decoded)) std::abort();
-  auto saved = d.save(obj, SaveOptions{version});
+  // The decoded tree holds every byte read (a bool byte other than 0/1 stays
+  // its u8), so it re-encodes to the input; loaded as a tree it gives the
+  // same object as the native load.
   const std::size_t used = size - cur.remaining();
-  if (!saved || saved->size() != used || !std::equal(saved->begin(), saved->end(), data))
-    std::abort();
+  ByteWriter w;
+  if (!encode_body(*decoded, w)) std::abort();
+  const Bytes again = std::move(w).take();
+  if (again.size() != used || !std::equal(again.begin(), again.end(), data)) std::abort();
+  fuzz::FuzzModel via;
+  if (!d.from_tree(via, *decoded, version, lo)) std::abort();
+  auto tree = d.to_tree(obj, SaveOptions{version});
+  auto via_tree = d.to_tree(via, SaveOptions{version});
+  if (!tree || !via_tree || !(*tree == *via_tree)) std::abort();
+  // The object saves to what its tree encodes to.
+  auto saved = d.save(obj, SaveOptions{version});
+  ByteWriter w2;
+  if (!saved || !encode_body(*tree, w2) || *saved != std::move(w2).take()) std::abort();
   return 0;
 }

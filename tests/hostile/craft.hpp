@@ -77,9 +77,11 @@ struct BeWriter {
 };
 
 // A QEMU stream holding one RAM section: one block of `block_size` bytes
-// (whatever it declares), then `pages(w)` writes the page records.
+// (whatever it declares), then `pages(w)` writes the page records. With
+// `in_part`, the START section ends after the block list and the pages come
+// in a PART section, as QEMU writes them.
 template <class Pages>
-Bytes qemu_ram_stream(std::uint64_t block_size, Pages&& pages) {
+Bytes qemu_ram_stream(std::uint64_t block_size, Pages&& pages, bool in_part = false) {
   BeWriter w;
   w.u32(0x5145564D);  // "QEVM"
   w.u32(3);
@@ -91,6 +93,11 @@ Bytes qemu_ram_stream(std::uint64_t block_size, Pages&& pages) {
   w.u64(block_size | 0x04);  // MEM_SIZE: total of the block list
   w.counted("pc.ram");
   w.u64(block_size);
+  if (in_part) {
+    w.u64(0x10);  // EOS
+    w.u8(0x02);   // PART
+    w.u32(0);     // section id
+  }
   pages(w);
   w.u64(0x10);  // EOS
   w.u8(0x00);   // EOF

@@ -32,9 +32,9 @@ StateStream every_kind() {
   body.members.push_back({"unused", Blob{{0, 1, 2, 0xfe, 0xff}}});
   body.members.push_back({"unused", Blob{}});
   body.members.push_back({"name", std::string("eth0 \"q\"")});
-  body.members.push_back({"regs", Array{ArrayLayout::plain, {std::uint32_t{1}, std::uint32_t{2}}}});
-  body.members.push_back({"ring", Array{ArrayLayout::marker_list, {inner, inner}}});
-  body.members.push_back({"ptrs", Array{ArrayLayout::plain, {Null{}, inner}}});
+  body.members.push_back({"regs", Array{ArrayLayout::plain, {std::uint32_t{1}, std::uint32_t{2}}, {}}});
+  body.members.push_back({"ring", Array{ArrayLayout::marker_list, {inner, inner}, {}}});
+  body.members.push_back({"ptrs", Array{ArrayLayout::plain, {Null{}, inner}, {}}});
   body.members.push_back({"nested", inner});
   SubsectionState sub{"dev/extra", 2, {}};
   sub.body.members.push_back({"x", std::int32_t{-5}});
@@ -54,6 +54,28 @@ TEST(TreeJson, RoundTripIsIdentityForEveryKind) {
     EXPECT_EQ(*back, s);
     EXPECT_TRUE(diff(*back, s).empty());
   }
+}
+
+TEST(TreeJson, ListMarkersAndGtreesRoundTrip) {
+  Struct node;
+  node.members.push_back({"key", std::uint64_t{5}});
+  node.members.push_back({"value", Struct{}});
+  Array list{ArrayLayout::marker_list, {std::uint8_t{1}, std::uint8_t{2}}, {0x02, 0xff}};
+  Array tree{ArrayLayout::gtree, {node}, {}};
+  StateStream s;
+  Section sec;
+  sec.name = "dev";
+  sec.body.members = {{"q", list}, {"t", tree}};
+  s.sections.push_back(sec);
+  auto back = stream_from_json(to_json(s));
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(*back, s);
+  // A 0x00 marker would end the list: refused.
+  std::string bad = to_json(s);
+  const auto at = bad.find("255");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 3, "0");
+  EXPECT_FALSE(stream_from_json(bad));
 }
 
 TEST(TreeJson, DoublesAreBitExact) {

@@ -55,6 +55,38 @@ struct VectorOps {
   unsigned char* (*resize)(void* vec, std::size_t n);  // returns data()
 };
 
+// Access to a list member (std::vector<S> / std::list<S> as QEMU's
+// QTAILQ/QLIST), so the visitors need not know the container.
+struct ListOps {
+  std::size_t (*size)(const void* c);
+  void (*elements)(void* c, std::vector<unsigned char*>& out);  // in list order
+  void (*clear)(void* c);
+  unsigned char* (*append)(void* c);  // a default-constructed element at the end
+};
+
+// Access to a std::map member (QEMU's GTree), so the visitors need not know
+// its types. A node is a std::pair<K, V> built before it is inserted.
+struct MapOps {
+  void (*entries)(void* m, std::vector<std::pair<unsigned char*, unsigned char*>>& out);
+  void (*clear)(void* m);
+  std::shared_ptr<void> (*make_node)();
+  unsigned char* (*node_key)(void* node);
+  unsigned char* (*node_value)(void* node);
+  // Appends the node; false unless its key sorts after every key there.
+  bool (*append)(void* m, void* node);
+  // Direct keys (integers): from and to the be64 on the wire; false: does not fit.
+  bool (*set_direct)(unsigned char* key, std::uint64_t v);
+  std::uint64_t (*get_direct)(const unsigned char* key);
+};
+
+// A wire-only child (QEMU's VMSTATE_WITH_TMP): `make` computes it from the
+// object (save, and the starting point of a load), `apply` writes a loaded one
+// back.
+struct Computed {
+  std::function<std::shared_ptr<void>(const void* obj)> make;
+  std::function<Result<void>(void* obj, const void* tmp)> apply;
+};
+
 struct Program;
 
 struct Op {
@@ -70,7 +102,15 @@ struct Op {
   std::uint32_t buf_size = 0;           // buffer / unused bytes per element
   std::uint32_t since = 0;              // present when body version >= since
   std::int32_t test = -1;               // index into Program::tests, -1: none
+  std::int64_t struct_version = -1;     // VSTRUCT: nested body at this version
+  bool equal = false;                   // _EQUAL: load checks, never stores
+  bool pointer = false;                 // each element is a raw pointer to it
+  bool special = false;                 // pointer, list, map or tmp: one test in the walk
   const VectorOps* vec = nullptr;       // elements live in a std::vector member
+  const ListOps* list = nullptr;        // a marker-delimited list of structs
+  const MapOps* map = nullptr;          // a GTree: nested describes the values
+  std::shared_ptr<const Program> key;   // the map's key description (null: direct key)
+  std::shared_ptr<const Computed> tmp;  // a wire-only child (nested describes it)
   std::shared_ptr<const Program> nested;  // for structure
 };
 
@@ -86,8 +126,10 @@ struct FusedOp {
 
 using TestFn = std::function<bool(const void* obj, std::uint32_t version)>;
 using NeededFn = std::function<bool(const void* obj)>;
-using SaveHook = std::function<Result<void>(const void* obj)>;
-using PreLoadHook = std::function<Result<void>(void* obj)>;
+// Every hook gets the version being saved or loaded (a hook written without
+// it is wrapped by the builder).
+using SaveHook = std::function<Result<void>(const void* obj, std::uint32_t version)>;
+using PreLoadHook = std::function<Result<void>(void* obj, std::uint32_t version)>;
 using PostLoadHook = std::function<Result<void>(void* obj, std::uint32_t version)>;
 
 struct PlainPlans;  // src/describe/byte_plan.hpp
@@ -137,6 +179,11 @@ struct Program {
   // A default-constructed object of the described type (for test resolvers);
   // empty when the type has no default constructor.
   std::function<std::shared_ptr<void>()> make_default;
+  // A copy of an object, and copy-assignment (empty when the type cannot be
+  // copied): test resolvers start from a destination, and a load writing
+  // through pointers saves each pointee first so a failure can restore it.
+  std::function<std::shared_ptr<void>(const void*)> clone;
+  std::function<void(void* dst, const void* src)> assign;
   // True while every field is a plain scalar or scalar array (no test, no
   // variable count, no string, buffer or struct): at the description's own
   // version its body then has a fixed size, `plain_size`, and saving or
@@ -166,6 +213,29 @@ struct LoadParams {
   bool partial = false;  // from_tree: stop quietly where the tree's members end
 };
 
+// What a load wrote outside the object (through pointers), to put back if the
+// load fails; the object itself is restored by the caller's backup.
+class UndoLog {
+ public:
+  UndoLog() = default;
+  UndoLog(const UndoLog&) = delete;
+  UndoLog& operator=(const UndoLog&) = delete;
+  ~UndoLog() = default;
+  // Saves what `target` holds: `bytes` raw bytes, or (prog set) a copy by prog.
+  void save(void* target, std::size_t bytes, const Program* prog);
+  void restore() noexcept;
+
+ private:
+  struct Entry {
+    void* target;
+    std::size_t bytes;
+    const Program* prog;
+    std::shared_ptr<void> copy;
+    std::vector<unsigned char> raw;
+  };
+  std::vector<Entry> entries_;
+};
+
 // The visitors (src/describe/). `obj` points at an object of the program's type.
 [[nodiscard]] Result<void> save(const Program& p, const void* obj, ByteWriter& out,
                                 const SaveParams& sp);
@@ -181,6 +251,10 @@ struct LoadParams {
 [[nodiscard]] Result<Struct> to_tree(const Program& p, const void* obj, const SaveParams& sp);
 [[nodiscard]] Result<void> from_tree(const Program& p, void* obj, const Struct& body,
                                      std::uint32_t version, const LoadParams& lp);
-TestResolver make_test_resolver(const std::shared_ptr<const Program>& p);
+// `destination` (nullable: a default-constructed object) is what the
+// predicates and pointers are read from, as QEMU's loader reads its own object.
+TestResolver make_test_resolver(const std::shared_ptr<const Program>& p,
+                                std::shared_ptr<const void> destination);
+PointerResolver make_pointer_resolver(const Program& p, const void* destination);
 
 }  // namespace statewire::detail

@@ -35,6 +35,10 @@ inline constexpr std::size_t kCrcSize = 4;
 inline constexpr std::size_t kChunkItems = 256;
 // Set in an array's layout byte when its elements follow in CHUNK records.
 inline constexpr std::uint8_t kChunkedLayoutBit = 0x80;
+// The element count of a chunked array whose size was not known when its
+// section was written (a section streamed as it arrives): its elements are
+// the CHUNK records up to the next record of another type.
+inline constexpr std::uint32_t kOpenCount = 0xffffffff;
 
 // A value's tag: u8 type (ValueKind) + u32 payload length.
 inline constexpr std::size_t kValueTagSize = 1 + 4;

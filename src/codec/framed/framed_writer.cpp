@@ -5,6 +5,8 @@
 
 #include <bit>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "codec/framed/framed_layout.hpp"
@@ -17,42 +19,150 @@ namespace {
 
 using namespace framed;
 
-class FramedWriter {
- public:
-  explicit FramedWriter(const FramedEncodeOptions& opt) : opt_(opt) {}
+// An upper estimate of the encoded size, so the output grows once: growing
+// a large buffer by doubling costs copies and page faults.
+std::size_t estimate(const Value& v);
+std::size_t estimate(const Struct& s) {
+  std::size_t n = 8;
+  for (const Member& m : s.members) n += 4 + estimate(m.value);
+  for (const SubsectionState& sub : s.subsections) n += 16 + sub.name.size() + estimate(sub.body);
+  return n;
+}
+std::size_t estimate(const Value& v) {
+  if (const Blob* b = v.get_if<Blob>()) return kValueTagSize + b->bytes.size();
+  if (const std::string* str = v.get_if<std::string>()) return kValueTagSize + str->size();
+  if (const Array* a = v.get_if<Array>()) {
+    std::size_t n = kValueTagSize + 5;
+    for (const Value& item : a->items) n += estimate(item);
+    return n;
+  }
+  if (const Struct* st = v.get_if<Struct>()) return kValueTagSize + estimate(*st);
+  return kValueTagSize + 8;
+}
 
-  Result<Bytes> write(const StateStream& s) {
-    std::size_t guess = 256 + estimate(s.envelope);
-    for (const Section& sec : s.sections) guess += 64 + sec.name.size() + estimate(sec.body);
-    // Chunk records add a record header per kChunkItems elements; compression shrinks.
-    out_.reserve(opt_.compression == Compression::none ? guess + guess / 64 : guess / 2);
+
+}  // namespace
+
+class FramedStreamWriter::Impl {
+ public:
+  Impl(const FramedEncodeOptions& opt, ByteSink* sink) : opt_(opt), sink_(sink) {}
+
+  void reserve(std::size_t n) { out_.reserve(n); }
+  Bytes take() && { return std::move(out_).take(); }
+
+  Result<void> begin() {
     out_.put_bytes(ByteSpan(kMagic, sizeof kMagic));
     out_.put_le<std::uint16_t>(kFramedFormatVersion);
     SW_CHECK(header());
-    if (!s.envelope.members.empty() || !s.envelope.subsections.empty()) {
-      ByteWriter env;
-      auto r = structure(s.envelope, env);
-      if (!r) return fail(std::move(r.error().in_section("envelope")));
-      if (!pending_names_.empty()) names_record();
-      SW_CHECK(record(kEnvelope, kFlagMandatory, env.bytes(), true));
+    return flush_if_big();
+  }
+
+  Result<void> envelope(const Struct& env) {
+    if (env.members.empty() && env.subsections.empty()) return {};
+    ByteWriter w;
+    auto r = structure(env, w);
+    if (!r) return fail(std::move(r.error().in_section("envelope")));
+    if (!pending_names_.empty()) names_record();
+    SW_CHECK(record(kEnvelope, kFlagMandatory, w.bytes(), true));
+    return flush_if_big();
+  }
+
+  Result<void> section(const Section& sec) {
+    SW_CHECK(close_open());
+    bool optional = opt_.optional_section && opt_.optional_section(sec);
+    auto r = in_place(kSection, optional ? 0 : kFlagMandatory,
+                      [&](ByteWriter& w) { return section_payload(sec, w); });
+    if (!r) return fail(std::move(r.error().in_section(sec.label())));
+    auto c = chunks(sec, optional);
+    if (!c) return fail(std::move(c.error().in_section(sec.label())));
+    ++sections_;
+    return flush_if_big();
+  }
+
+  Result<void> begin_section(const Section& head, std::size_t bulk_member) {
+    SW_CHECK(close_open());
+    if (bulk_member >= head.body.members.size() || !head.body.members[bulk_member].value.get_if<Array>())
+      return fail(Errc::invalid_value, fmt::format("section {}: member {} is not an array",
+                                                   head.label(), bulk_member));
+    open_optional_ = opt_.optional_section && opt_.optional_section(head);
+    open_member_ = bulk_member;
+    open_label_ = head.label();
+    open_name_ = head.body.members[bulk_member].name;
+    auto r = in_place(kSection, open_optional_ ? 0 : kFlagMandatory,
+                      [&](ByteWriter& w) { return section_payload(head, w); });
+    if (!r) {
+      open_member_.reset();
+      return fail(std::move(r.error().in_section(head.label())));
     }
-    for (const Section& sec : s.sections) {
-      bool optional = opt_.optional_section && opt_.optional_section(sec);
-      auto r = in_place(kSection, optional ? 0 : kFlagMandatory,
-                        [&](ByteWriter& w) { return section_payload(sec, w); });
-      if (!r) return fail(std::move(r.error().in_section(sec.label())));
-      auto c = chunks(sec, optional);
-      if (!c) return fail(std::move(c.error().in_section(sec.label())));
-      ++sections_;
+    open_items_ = 0;
+    chunk_start_.reset();
+    ++sections_;
+    return flush_if_big();
+  }
+
+  // The element goes straight into the CHUNK record being built; a full
+  // chunk is closed (compressed, checksummed) and may go to the sink.
+  Result<void> bulk_item(const Value& v) {
+    if (!open_member_) return fail(Errc::invalid_value, "bulk element with no open section");
+    if (!chunk_start_) {
+      chunk_start_ = begin_record(kChunk, open_optional_ ? 0 : kFlagMandatory);
+      out_.put_le<std::uint32_t>(static_cast<std::uint32_t>(*open_member_));
+      out_.put_le<std::uint32_t>(static_cast<std::uint32_t>(open_items_));
+      out_.put_le<std::uint32_t>(0);  // element count, patched when the chunk closes
+      chunk_items_ = 0;
     }
+    auto r = value(v, out_);
+    if (!r)
+      return fail(std::move(
+          r.error().in_field(fmt::format("{}[{}]", open_name_, open_items_)).in_section(open_label_)));
+    ++open_items_;
+    if (++chunk_items_ == kChunkItems) SW_CHECK(close_chunk());
+    return {};
+  }
+
+  Result<void> end_section() {
+    if (!open_member_) return fail(Errc::invalid_value, "end of a section that is not open");
+    return close_open();
+  }
+
+  Result<void> finish() {
+    SW_CHECK(close_open());
     ByteWriter end;
     end.put_le<std::uint64_t>(sections_);
-    end.put_le<std::uint64_t>(out_.size());
+    end.put_le<std::uint64_t>(flushed_ + out_.size());
     SW_CHECK(record(kEnd, kFlagMandatory, end.bytes(), false));
-    return std::move(out_).take();
+    return flush();
   }
 
  private:
+  Result<void> close_chunk() {
+    if (!chunk_start_) return {};
+    const std::size_t start = *chunk_start_;
+    chunk_start_.reset();
+    out_.patch_le<std::uint32_t>(start + kRecordHeaderSize + 8, static_cast<std::uint32_t>(chunk_items_));
+    SW_CHECK(end_record(start, kChunk, open_optional_ ? 0 : kFlagMandatory));
+    return flush_if_big();
+  }
+
+  Result<void> close_open() {
+    if (!open_member_) return {};
+    SW_CHECK(close_chunk());
+    open_member_.reset();
+    return {};
+  }
+
+  Result<void> flush_if_big() {
+    if (sink_ && !chunk_start_ && out_.size() >= kFlushAt) return flush();
+    return {};
+  }
+  Result<void> flush() {
+    if (!sink_ || out_.size() == 0) return {};
+    SW_CHECK(sink_->write(out_.bytes()));
+    flushed_ += out_.size();
+    out_.truncate(0);
+    return {};
+  }
+
   static void put_str(ByteWriter& w, std::string_view s) {
     w.put_le<std::uint16_t>(static_cast<std::uint16_t>(s.size()));
     w.put_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
@@ -157,30 +267,12 @@ class FramedWriter {
           }
           return {};
         }));
+        SW_CHECK(flush_if_big());
       }
     }
     return {};
   }
 
-  // An upper estimate of the encoded size, so the output grows once: growing
-  // a large buffer by doubling costs copies and page faults.
-  static std::size_t estimate(const Struct& s) {
-    std::size_t n = 8;
-    for (const Member& m : s.members) n += 4 + estimate(m.value);
-    for (const SubsectionState& sub : s.subsections) n += 16 + sub.name.size() + estimate(sub.body);
-    return n;
-  }
-  static std::size_t estimate(const Value& v) {
-    if (const Blob* b = v.get_if<Blob>()) return kValueTagSize + b->bytes.size();
-    if (const std::string* str = v.get_if<std::string>()) return kValueTagSize + str->size();
-    if (const Array* a = v.get_if<Array>()) {
-      std::size_t n = kValueTagSize + 5;
-      for (const Value& item : a->items) n += estimate(item);
-      return n;
-    }
-    if (const Struct* st = v.get_if<Struct>()) return kValueTagSize + estimate(*st);
-    return kValueTagSize + 8;
-  }
 
   Result<void> structure(const Struct& s, ByteWriter& w, bool top = false) {
     w.put_le<std::uint32_t>(static_cast<std::uint32_t>(s.members.size()));
@@ -188,12 +280,19 @@ class FramedWriter {
       const Member& m = s.members[pos];
       SW_TRY(idx, name_index(m.name, pos));
       w.put_le<std::uint32_t>(idx);
-      if (const Array* a = top ? chunked(m.value) : nullptr) {
-        // Placeholder: layout with the chunked bit, the element count, no items.
+      const bool open = top && open_member_ == pos;
+      if (const Array* a = open ? m.value.get_if<Array>() : top ? chunked(m.value) : nullptr) {
+        // Placeholder: layout with the chunked bit, the element count (open:
+        // not known yet, the chunks until the next record tell), no items.
+        if (!a->markers.empty())
+          return fail(std::move(make_error(Errc::unsupported,
+                                           "list marker bytes other than 0x01 cannot be "
+                                           "carried by the framed format")
+                                    .in_field(m.name)));
         w.put_u8(static_cast<std::uint8_t>(ValueKind::array));
         w.put_le<std::uint32_t>(5);
         w.put_u8(static_cast<std::uint8_t>(a->layout) | kChunkedLayoutBit);
-        w.put_le<std::uint32_t>(static_cast<std::uint32_t>(a->items.size()));
+        w.put_le<std::uint32_t>(open ? kOpenCount : static_cast<std::uint32_t>(a->items.size()));
         continue;
       }
       auto r = value(m.value, w);
@@ -255,6 +354,9 @@ class FramedWriter {
           } else if constexpr (std::is_same_v<T, std::string>) {
             w.put_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(x.data()), x.size()));
           } else if constexpr (std::is_same_v<T, Array>) {
+            if (!x.markers.empty())  // the framed layout has no place for them
+              return fail(Errc::unsupported,
+                          "list marker bytes other than 0x01 cannot be carried by the framed format");
             w.put_u8(static_cast<std::uint8_t>(x.layout));
             w.put_le<std::uint32_t>(static_cast<std::uint32_t>(x.items.size()));
             for (std::size_t i = 0; i < x.items.size(); ++i) {
@@ -279,22 +381,33 @@ class FramedWriter {
   // in a NAMES record inserted before it: a reader must know a name before use.
   template <class Fill>
   Result<void> in_place(std::uint8_t type, std::uint8_t flags, Fill&& fill) {
-    const std::size_t start = out_.size();
-    out_.put_u8(type);
-    out_.put_u8(flags);
-    out_.put_le<std::uint32_t>(0);
-    const std::size_t payload_at = out_.size();
+    const std::size_t start = begin_record(type, flags);
     auto filled = fill(out_);
     if (!filled) {
       out_.truncate(start);
       return filled;
     }
+    return end_record(start, type, flags);
+  }
+
+  std::size_t begin_record(std::uint8_t type, std::uint8_t flags) {
+    const std::size_t start = out_.size();
+    out_.put_u8(type);
+    out_.put_u8(flags);
+    out_.put_le<std::uint32_t>(0);
+    return start;
+  }
+
+  // Closes the record begun at `start` whose payload runs to the end of out_.
+  Result<void> end_record(std::size_t start, std::uint8_t type, std::uint8_t flags) {
+    const std::size_t payload_at = start + kRecordHeaderSize;
     const std::size_t len = out_.size() - payload_at;
     if (opt_.compression != Compression::none && len >= 64) {
-      Bytes raw(out_.bytes().begin() + static_cast<long>(payload_at), out_.bytes().end());
+      std::uint8_t* raw = raw_.get(len);
+      std::memcpy(raw, out_.bytes().data() + payload_at, len);
       out_.truncate(start);
       if (!pending_names_.empty()) names_record();
-      return record(type, flags, raw, true);
+      return record(type, flags, ByteSpan(raw, len), true);
     }
     if (len > 0xffffffffu) return fail(Errc::limit_exceeded, "record larger than 4 GiB");
     out_.patch_le<std::uint32_t>(start + 2, static_cast<std::uint32_t>(len));
@@ -313,9 +426,8 @@ class FramedWriter {
   Result<void> record(std::uint8_t type, std::uint8_t flags, ByteSpan payload,
                       bool compressible) {
     ByteSpan stored = payload;
-    Bytes packed;
     if (compressible && opt_.compression != Compression::none && payload.size() >= 64) {
-      SW_CHECK(compress(payload, packed));
+      SW_TRY(packed, compress(payload));
       if (packed.size() < payload.size()) {
         stored = packed;
         flags |= opt_.compression == Compression::zstd ? kFlagZstd : kFlagLz4;
@@ -332,35 +444,61 @@ class FramedWriter {
     return {};
   }
 
-  Result<void> compress(ByteSpan raw, Bytes& packed) {
-    packed.clear();
-    ByteWriter w(std::move(packed));
-    w.put_le<std::uint32_t>(static_cast<std::uint32_t>(raw.size()));
+  // u32 raw length + the compressed bytes, in a buffer reused by the next record.
+  Result<ByteSpan> compress(ByteSpan raw) {
+    const std::uint32_t raw_len = static_cast<std::uint32_t>(raw.size());
     if (opt_.compression == Compression::zstd) {
-      std::size_t bound = ZSTD_compressBound(raw.size());
-      std::size_t at = w.size();
-      w.grow(bound);
-      Bytes b = std::move(w).take();
-      std::size_t n = ZSTD_compress(b.data() + at, bound, raw.data(), raw.size(), opt_.zstd_level);
+      const std::size_t bound = ZSTD_compressBound(raw.size());
+      std::uint8_t* p = packed_.get(4 + bound);
+      std::memcpy(p, &raw_len, 4);  // little-endian host (cursor.hpp)
+      if (!zctx_) zctx_.reset(ZSTD_createCCtx());
+      if (!zctx_) return fail(Errc::invalid_value, "cannot create a zstd context");
+      // One context for every record: ZSTD_compress would set up a new one each time.
+      std::size_t n = ZSTD_compressCCtx(zctx_.get(), p + 4, bound, raw.data(), raw.size(),
+                                        opt_.zstd_level);
       if (ZSTD_isError(n)) return fail(Errc::invalid_value, ZSTD_getErrorName(n));
-      b.resize(at + n);
-      packed = std::move(b);
-    } else {
-      int bound = LZ4_compressBound(static_cast<int>(raw.size()));
-      std::size_t at = w.size();
-      w.grow(static_cast<std::size_t>(bound));
-      Bytes b = std::move(w).take();
-      int n = LZ4_compress_default(reinterpret_cast<const char*>(raw.data()),
-                                   reinterpret_cast<char*>(b.data() + at),
-                                   static_cast<int>(raw.size()), bound);
-      if (n <= 0) return fail(Errc::invalid_value, "lz4 compression failed");
-      b.resize(at + static_cast<std::size_t>(n));
-      packed = std::move(b);
+      return ByteSpan(p, 4 + n);
     }
-    return {};
+    const int bound = LZ4_compressBound(static_cast<int>(raw.size()));
+    std::uint8_t* p = packed_.get(4 + static_cast<std::size_t>(bound));
+    std::memcpy(p, &raw_len, 4);
+    int n = LZ4_compress_default(reinterpret_cast<const char*>(raw.data()),
+                                 reinterpret_cast<char*>(p + 4), static_cast<int>(raw.size()), bound);
+    if (n <= 0) return fail(Errc::invalid_value, "lz4 compression failed");
+    return ByteSpan(p, 4 + static_cast<std::size_t>(n));
   }
 
+  // A buffer kept between records: a fresh megabyte per record would cost an
+  // mmap, page faults and zeroing each time (measured: most of the system
+  // time of a compressed conversion).
+  struct Scratch {
+    std::unique_ptr<std::uint8_t[]> p;
+    std::size_t cap = 0;
+    std::uint8_t* get(std::size_t n) {
+      if (cap < n) {
+        p.reset(new std::uint8_t[n]);  // not zeroed: always written before read
+        cap = n;
+      }
+      return p.get();
+    }
+  };
+  struct ZstdFree {
+    void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+  };
+  Scratch raw_, packed_;
+  std::unique_ptr<ZSTD_CCtx, ZstdFree> zctx_;
+
+  // Output is handed to the sink in pieces of about this size.
+  static constexpr std::size_t kFlushAt = 1u << 20;
+
   const FramedEncodeOptions& opt_;
+  ByteSink* sink_;
+  std::uint64_t flushed_ = 0;  // bytes already handed to the sink
+  std::optional<std::size_t> open_member_;  // of the section whose bulk is being sent
+  bool open_optional_ = false;
+  std::string open_label_, open_name_;
+  std::size_t open_items_ = 0, chunk_items_ = 0;
+  std::optional<std::size_t> chunk_start_;  // in out_, of the CHUNK record being built
   ByteWriter out_;
   std::unordered_map<std::string, std::uint32_t> names_;
   std::vector<std::string> pending_names_;
@@ -368,15 +506,49 @@ class FramedWriter {
   std::uint64_t sections_ = 0;
 };
 
-}  // namespace
+FramedStreamWriter::FramedStreamWriter(const FramedEncodeOptions& opt, ByteSink* sink)
+    : impl_(std::make_unique<Impl>(opt, sink)) {}
+FramedStreamWriter::~FramedStreamWriter() = default;
+Result<void> FramedStreamWriter::begin() { return impl_->begin(); }
+Result<void> FramedStreamWriter::envelope(const Struct& env) { return impl_->envelope(env); }
+Result<void> FramedStreamWriter::section(const Section& s) { return impl_->section(s); }
+Result<void> FramedStreamWriter::begin_section(const Section& head, std::size_t bulk_member) {
+  return impl_->begin_section(head, bulk_member);
+}
+Result<void> FramedStreamWriter::bulk_item(const Value& v) { return impl_->bulk_item(v); }
+Result<void> FramedStreamWriter::end_section() { return impl_->end_section(); }
+Result<void> FramedStreamWriter::finish() { return impl_->finish(); }
 
 bool is_framed(ByteSpan bytes) noexcept {
   return bytes.size() >= sizeof kMagic && std::equal(kMagic, kMagic + sizeof kMagic, bytes.begin());
 }
 
-Result<Bytes> encode_framed(const StateStream& s, const FramedEncodeOptions& opt) {
-  FramedWriter w(opt);
-  return w.write(s);
+namespace {
+
+std::size_t estimate_stream(const StateStream& s) {
+  std::size_t guess = 256 + estimate(s.envelope);
+  for (const Section& sec : s.sections)
+    guess += 64 + sec.name.size() + estimate(sec.body);
+  return guess;
 }
+
+}  // namespace
+
+void FramedStreamWriter::reserve(std::size_t n) { impl_->reserve(n); }
+Bytes FramedStreamWriter::take() && { return std::move(*impl_).take(); }
+
+Result<Bytes> encode_framed(const StateStream& s, const FramedEncodeOptions& opt) {
+  FramedStreamWriter w(opt);
+  const std::size_t guess = estimate_stream(s);
+  // Chunk records add a record header per kChunkItems elements; compression shrinks.
+  w.reserve(opt.compression == Compression::none ? guess + guess / 64 : guess / 2);
+  SW_CHECK(w.begin());
+  SW_CHECK(w.envelope(s.envelope));
+  for (const Section& sec : s.sections) SW_CHECK(w.section(sec));
+  SW_CHECK(w.finish());
+  return std::move(w).take();
+}
+
+
 
 }  // namespace statewire

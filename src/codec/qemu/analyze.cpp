@@ -152,17 +152,24 @@ void write_value_bytes(PyJsonWriter& w, const Value& v) {
   out += '"';
 }
 
-// Rendering from the tree alone (no trailer entry).
+// Rendering from the tree alone (no trailer entry). Member names may repeat
+// in a tree (several `unused` fields); like QEMU's own trailer, such names
+// get "[k]" suffixes, so no object ever holds one key twice.
 void generic_value(PyJsonWriter& w, const Value& v);
 
 void generic_struct(PyJsonWriter& w, const Struct& s) {
+  std::map<std::string_view, std::size_t> count, seen;
+  for (const auto& m : s.members) ++count[m.name];
   w.begin_object();
   for (const auto& m : s.members) {
-    w.key(m.name);
+    if (count[m.name] > 1)
+      w.key(fmt::format("{}[{}]", m.name, seen[m.name]++));
+    else
+      w.key(m.name);
     generic_value(w, m.value);
   }
   for (const auto& sub : s.subsections) {
-    w.key(sub.name);
+    w.key(count.count(sub.name) ? sub.name + " (subsection)" : sub.name);
     generic_struct(w, sub.body);
   }
   w.end_object();
@@ -207,16 +214,28 @@ constexpr IntRender kIntRenders[] = {
     {"uint64", false},      {"uint32 equal", false},
 };
 
-bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s);
+bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s, StateLayout layout);
 
-bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v) {
+bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v, StateLayout layout) {
   auto t = fe.find("type");
   if (t == fe.end() || !t->is_string()) return false;
   const std::string& type = t->get_ref<const std::string&>();
+  // A NULL element of an array of pointers (QEMU 9.2 on names the type
+  // "nullptr", 7.2 an empty "struct"; the 10.2 script prints "nullptr", the
+  // 7.2 one the marker byte).
+  if (v.kind() == ValueKind::null || (type == "nullptr" && layout != StateLayout::qemu_7_2)) {
+    if (layout == StateLayout::lossless)
+      w.null();
+    else if (layout == StateLayout::qemu_10_2)
+      w.plain_string("nullptr");
+    else
+      write_value_bytes(w, v);
+    return true;
+  }
   if (type == "struct") {
     const Struct* st = v.get_if<Struct>();
     auto it = fe.find("struct");
-    return st && it != fe.end() && trailer_struct(w, *it, *st);
+    return st && it != fe.end() && trailer_struct(w, *it, *st, layout);
   }
   if (type == "bool") {
     if (const bool* b = v.get_if<bool>()) {
@@ -239,65 +258,116 @@ bool trailer_elem(PyJsonWriter& w, const Json& fe, const Value& v) {
   return true;
 }
 
-bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s) {
-  w.begin_object();
+// One value the scripts print: a trailer entry's member, or one element of
+// an entry compressed with "array_len" (a byte of a blob or an array item).
+struct Elem {
+  const Json* fe = nullptr;
+  const Value* v = nullptr;
+  int byte = -1;  // >= 0: one byte of a uint8 array kept as a blob
+};
+
+// The values printed under one key, gathered from every trailer entry that
+// carries the name (an array's elements, or segments of an array of pointers).
+struct Group {
+  std::string_view name;
+  std::vector<Elem> elems;
+  bool list = false;    // qemu-7.2: the entries so far were index entries
+  bool marked = false;  // some entry carries "index" or "array_len"
+};
+
+// Adds one trailer entry's values to its group, as the chosen script would:
+// 7.2 appends index entries to a list and lets a plain entry replace the key
+// (so on 10.2 input, whose last struct element has no "index", it keeps only
+// that element); 10.2 turns a repeated name into a list; lossless does what
+// 10.2 does, and keeps a marked array a list even with one element.
+bool add_entry(Group& g, const Json& fe, const Value& v, StateLayout layout) {
+  std::vector<Elem> add;
+  const bool compressed = fe.contains("array_len");
+  const bool indexed = compressed || fe.contains("index");
+  if (compressed) {
+    if (const Blob* b = v.get_if<Blob>()) {
+      for (std::uint8_t byte : b->bytes) add.push_back({&fe, &v, byte});
+    } else if (const Array* a = v.get_if<Array>()) {
+      for (const auto& item : a->items) add.push_back({&fe, &item, -1});
+    } else if (v.kind() == ValueKind::null) {
+      // A run of NULL pointers described once ("nullptr" with array_len n).
+      const auto& n = fe["array_len"];
+      if (!n.is_number_unsigned() || n.get<std::uint64_t>() > (1u << 24)) return false;
+      for (std::uint64_t k = 0; k < n.get<std::uint64_t>(); ++k) add.push_back({&fe, &v, -1});
+    } else {
+      return false;
+    }
+  } else {
+    add.push_back({&fe, &v, -1});
+  }
+  g.marked = g.marked || indexed;
+  if (layout == StateLayout::qemu_7_2) {
+    if (!indexed) {
+      g.elems = std::move(add);
+      g.list = false;
+      return true;
+    }
+    if (!g.list) g.elems.clear();
+    g.list = true;
+  }
+  g.elems.insert(g.elems.end(), add.begin(), add.end());
+  return true;
+}
+
+bool write_elem(PyJsonWriter& w, const Elem& e, StateLayout layout) {
+  if (e.byte >= 0) {
+    write_int(w, static_cast<std::uint64_t>(e.byte), 1, false);
+    return true;
+  }
+  return trailer_elem(w, *e.fe, *e.v, layout);
+}
+
+bool trailer_struct(PyJsonWriter& w, const Json& desc, const Struct& s, StateLayout layout) {
+  // Member i belongs to field entry i (see the file comment); keys are
+  // printed in order of first appearance, as Python's dicts keep them.
+  std::vector<Group> groups;
+  std::map<std::string_view, std::size_t> by_name;
   std::size_t i = 0;
-  const std::string* open_list = nullptr;  // name of the index list being written
   if (auto fs = desc.find("fields"); fs != desc.end() && fs->is_array()) {
     for (const Json& fe : *fs) {
       if (i >= s.members.size()) return false;
       const Value& v = s.members[i++].value;
       auto n = fe.find("name");
       if (n == fe.end() || !n->is_string()) return false;
-      const std::string& name = n->get_ref<const std::string&>();
-      const bool indexed = fe.contains("index");
-      if (open_list && (!indexed || *open_list != name)) {
-        w.end_list();
-        open_list = nullptr;
-      }
-      if (indexed) {
-        // Entries of one array, one per element: the script gathers them in a list.
-        if (!open_list) {
-          w.key(name);
-          w.begin_list();
-          open_list = &name;
-        }
-        w.elem();
-        if (!trailer_elem(w, fe, v)) return false;
-        continue;
-      }
-      w.key(name);
-      if (fe.contains("array_len")) {
-        w.begin_list();
-        if (const Blob* b = v.get_if<Blob>()) {
-          // A uint8 array kept as one blob: one "0x%02x" per byte, as the script prints.
-          for (std::uint8_t byte : b->bytes) {
-            w.elem();
-            write_int(w, byte, 1, false);
-          }
-        } else if (const Array* a = v.get_if<Array>()) {
-          for (const auto& item : a->items) {
-            w.elem();
-            if (!trailer_elem(w, fe, item)) return false;
-          }
-        } else {
-          return false;
-        }
-        w.end_list();
-      } else if (!trailer_elem(w, fe, v)) {
-        return false;
-      }
+      std::string_view name = n->get_ref<const std::string&>();
+      auto [it, fresh] = by_name.try_emplace(name, groups.size());
+      if (fresh) groups.push_back(Group{name, {}, false, false});
+      if (!add_entry(groups[it->second], fe, v, layout)) return false;
     }
   }
-  if (open_list) w.end_list();
   if (i != s.members.size()) return false;
+  w.begin_object();
+  for (const Group& g : groups) {
+    w.key(g.name);
+    const bool list = layout == StateLayout::qemu_7_2 ? g.list
+                      : layout == StateLayout::qemu_10_2
+                          ? g.elems.size() > 1
+                          : g.elems.size() > 1 || g.marked;
+    if (!list) {
+      if (g.elems.size() != 1 || !write_elem(w, g.elems[0], layout)) return false;
+      continue;
+    }
+    w.begin_list();
+    for (const Elem& e : g.elems) {
+      w.elem();
+      if (!write_elem(w, e, layout)) return false;
+    }
+    w.end_list();
+  }
   std::size_t k = 0;
   if (auto ss = desc.find("subsections"); ss != desc.end() && ss->is_array()) {
     for (const Json& se : *ss) {
       if (k >= s.subsections.size()) return false;
       const auto& sub = s.subsections[k++];
-      w.key(sub.name);
-      if (!trailer_struct(w, se, sub.body)) return false;
+      // The scripts would let a subsection replace a field of the same name
+      // (no QEMU device has one); we keep both rather than repeat a key.
+      w.key(by_name.count(sub.name) ? sub.name + " (subsection)" : sub.name);
+      if (!trailer_struct(w, se, sub.body, layout)) return false;
     }
   }
   if (k != s.subsections.size()) return false;
@@ -338,6 +408,11 @@ class Analyzer final : public QemuStreamVisitor {
     if (tee_) SW_CHECK(tee_->on_start(version, trailer));
     return {};
   }
+  Result<void> on_description(const detail::Trailer& trailer) override {
+    trailer_ = &trailer;
+    if (tee_) SW_CHECK(tee_->on_description(trailer));
+    return {};
+  }
   Result<void> on_configuration(const Struct& body, std::uint64_t off) override {
     if (const Value* n = body.find("name"); n && n->get_if<Blob>()) {
       const auto& b = n->get_if<Blob>()->bytes;
@@ -353,7 +428,13 @@ class Analyzer final : public QemuStreamVisitor {
     return {};
   }
   Result<void> on_section_begin(const SectionHeader& h) override {
+    if (h.kind == SectionKind::full || h.kind == SectionKind::start) check_header(h);
     if (tee_) SW_CHECK(tee_->on_section_begin(h));
+    return {};
+  }
+  Result<void> on_warning(const Error& e) override {
+    report.warnings.push_back(e);
+    if (tee_) SW_CHECK(tee_->on_warning(e));
     return {};
   }
   Result<void> on_ram_blocks(std::uint64_t total, std::uint16_t flags,
@@ -405,7 +486,7 @@ class Analyzer final : public QemuStreamVisitor {
       if (src == SchemaSource::trailer && trailer_) {
         if (const auto* td = trailer_->find(h.idstr, h.instance_id)) {
           auto m = w_.mark();
-          done = trailer_struct(w_, *td->entry, body);
+          done = trailer_struct(w_, *td->entry, body, opt_.layout);
           if (!done) w_.reset(m);
         }
       }
@@ -448,6 +529,57 @@ class Analyzer final : public QemuStreamVisitor {
   }
 
  private:
+  void anomaly(const SectionHeader& h, Errc code, std::string field, std::string what) {
+    Error e = make_error(code, std::move(what));
+    e.offset = h.offset;
+    e.section = fmt::format("{} (section {})", h.idstr.empty() ? "<empty name>" : h.idstr,
+                            h.section_id);
+    e.field_path = std::move(field);
+    report.anomalies.push_back(std::move(e));
+  }
+
+  // QEMU's loader looks a section up by (idstr, instance_id) among its own
+  // handlers and checks the version against that handler's range.
+  void check_header(const SectionHeader& h) {
+    if (h.idstr.empty()) {
+      anomaly(h, Errc::unknown_section, "idstr",
+              "empty section name: a loader has no handler for it and refuses the stream");
+      return;
+    }
+    for (unsigned char c : h.idstr) {
+      if (c < 0x20 || c > 0x7e) {
+        anomaly(h, Errc::unknown_section, "idstr",
+                fmt::format("section name holds byte {:#04x}: no handler has such a name, a "
+                            "loader refuses the stream",
+                            c));
+        return;
+      }
+    }
+    if (!opt_.decode.dump) return;
+    // idstr is "<qdev path>/<vmsd name>" or the vmsd name alone; several QOM
+    // types may share a vmsd name (ISA and PCI ne2000), so only a version no
+    // one of them accepts is refused.
+    const Description* any = nullptr;
+    for (std::size_t p = 0; !any;) {
+      std::string_view tail = std::string_view(h.idstr).substr(p);
+      for (const auto& dev : opt_.decode.dump->devices) {
+        const Description& d = dev.description;
+        if (d.name != tail) continue;
+        if (h.version_id <= d.version_id && h.version_id >= d.minimum_version_id) return;
+        any = &d;
+      }
+      std::size_t slash = h.idstr.find('/', p);
+      if (slash == std::string::npos) break;
+      p = slash + 1;
+    }
+    if (!any) return;
+    anomaly(h, h.version_id > any->version_id ? Errc::version_too_new : Errc::version_too_old,
+            "version_id",
+            fmt::format("version {} is outside what the schema's '{}' accepts (v{}..v{}): that "
+                        "build refuses it",
+                        h.version_id, any->name, any->minimum_version_id, any->version_id));
+  }
+
   const AnalyzeOptions& opt_;
   QemuStreamVisitor* tee_;
   const detail::Trailer* trailer_ = nullptr;
@@ -460,18 +592,46 @@ class Analyzer final : public QemuStreamVisitor {
 
 }  // namespace
 
+std::optional<StateLayout> parse_state_layout(std::string_view name) {
+  if (name == "lossless") return StateLayout::lossless;
+  if (name == "qemu-10.2") return StateLayout::qemu_10_2;
+  if (name == "qemu-7.2") return StateLayout::qemu_7_2;
+  return std::nullopt;
+}
+
 Result<AnalyzeResult> analyze_qemu_stream(ByteSpan bytes, const AnalyzeOptions& opt,
                                           QemuStreamVisitor* tee) {
   Analyzer a(opt, tee);
-  SW_CHECK(scan_qemu_stream(bytes, a, opt.decode));
   AnalyzeResult out;
+  if (auto scanned = scan_qemu_stream(bytes, a, opt.decode); !scanned) {
+    if (!opt.keep_partial) return Unexpected(std::move(scanned.error()));
+    out.stopped = std::move(scanned.error());
+  }
   out.report = std::move(a.report);
   out.report.size = bytes.size();
   if (opt.state_json) out.state_json = a.finish_state();
   return out;
 }
 
-std::string report_text(const StreamReport& r) {
+Result<AnalyzeResult> analyze_qemu_stream(ByteSource& source, const AnalyzeOptions& opt,
+                                          QemuStreamVisitor* tee) {
+  Analyzer a(opt, tee);
+  QemuStreamReader reader(source, opt.decode);
+  AnalyzeResult out;
+  if (auto run = reader.run(a); !run) {
+    if (!opt.keep_partial) return Unexpected(std::move(run.error()));
+    out.stopped = std::move(run.error());
+  }
+  out.report = std::move(a.report);
+  // A stream that stopped on damage is reported with every byte it had.
+  out.report.size = out.stopped ? reader.bytes_seen() : reader.offset();
+  if (opt.state_json) out.state_json = a.finish_state();
+  return out;
+}
+
+std::string report_text(const StreamReport& r) { return report_text(r, nullptr); }
+
+std::string report_text(const StreamReport& r, const Error* stopped) {
   std::string s;
   auto out = std::back_inserter(s);
   fmt::format_to(out, "QEMU migration stream, format version {}, {} bytes\n", r.version, r.size);
@@ -528,6 +688,64 @@ std::string report_text(const StreamReport& r) {
     sep = ", ";
   }
   fmt::format_to(out, "\n");
+  if (!r.warnings.empty()) {
+    fmt::format_to(out, "\n{} warnings (worked around; QEMU loads this):\n", r.warnings.size());
+    for (const auto& w : r.warnings) fmt::format_to(out, "  {}\n", w.to_string());
+  }
+  if (!r.anomalies.empty()) {
+    fmt::format_to(out, "\n{} anomalies (a loader would refuse this stream):\n",
+                   r.anomalies.size());
+    for (const auto& a : r.anomalies) fmt::format_to(out, "  {}\n", a.to_string());
+  }
+  if (stopped)
+    fmt::format_to(out, "\nSTOPPED: the stream is damaged; the report covers what comes before:\n  {}\n",
+                   stopped->to_string());
+  return s;
+}
+
+std::string human_size(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  double v = static_cast<double>(bytes) / 1024;
+  std::size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) v /= 1024, ++u;
+  return fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+std::string report_sizes(const StreamReport& r) {
+  std::string s;
+  auto out = std::back_inserter(s);
+  std::uint64_t ram = 0, devices = 0;
+  // Devices by name and instance: a START/PART/END series counts once.
+  std::vector<std::pair<std::string, std::uint64_t>> by_device;
+  std::map<std::string, std::size_t> index;
+  for (const auto& sec : r.sections) {
+    const SectionSummary& m = sec.summary;
+    if (m.source == SchemaSource::ram) {
+      ram += m.body_size;
+      continue;
+    }
+    devices += m.body_size;
+    const std::string label = fmt::format("{}/{}", m.header.idstr, m.header.instance_id);
+    auto [it, fresh] = index.try_emplace(label, by_device.size());
+    if (fresh) by_device.emplace_back(label, 0);
+    by_device[it->second].second += m.body_size;
+  }
+  const std::uint64_t total = std::max<std::uint64_t>(r.size, 1);
+  auto share = [&](std::uint64_t n) { return 100.0 * static_cast<double>(n) / static_cast<double>(total); };
+  const std::uint64_t other = r.size >= ram + devices ? r.size - ram - devices : 0;
+  fmt::format_to(out, "\nsizes: stream {}\n", human_size(r.size));
+  fmt::format_to(out, "  {:<40} {:>10} {:>6.1f}%\n", "RAM (page records)", human_size(ram), share(ram));
+  fmt::format_to(out, "  {:<40} {:>10} {:>6.1f}%\n", fmt::format("device state ({} devices)", by_device.size()),
+                 human_size(devices), share(devices));
+  fmt::format_to(out, "  {:<40} {:>10} {:>6.1f}%\n", "headers, footers, description trailer",
+                 human_size(other), share(other));
+  std::stable_sort(by_device.begin(), by_device.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  fmt::format_to(out, "\ndevices by size (share of the device state):\n");
+  for (const auto& [label, n] : by_device)
+    fmt::format_to(out, "  {:<40} {:>10} {:>6.1f}%\n", label, human_size(n),
+                   devices ? 100.0 * static_cast<double>(n) / static_cast<double>(devices) : 0.0);
   return s;
 }
 

@@ -163,7 +163,7 @@ Result<std::uint64_t> member_uint(const Struct& s, std::string_view name, const 
 
 // The same for hot loops: the path is built only when the member is bad.
 template <class PathFn>
-Result<std::uint64_t> member_uint_lazy(const Struct& s, std::string_view name,
+[[gnu::always_inline]] inline Result<std::uint64_t> member_uint_lazy(const Struct& s, std::string_view name,
                                        const std::string& sec, PathFn path) {
   const Value* v = s.find(name);
   std::uint64_t x = 0;
@@ -179,66 +179,66 @@ Result<void> put_counted(ByteWriter& w, const std::string& s, const std::string&
   return {};
 }
 
-Result<void> encode_ram(const Array& records, ByteWriter& w, const std::string& sec) {
-  for (std::size_t i = 0; i < records.items.size(); ++i) {
-    // Formatted only when needed: this loop runs once per RAM page.
-    auto path = [i] { return fmt::format("records[{}].", i); };
-    const Struct* r = records.items[i].get_if<Struct>();
-    if (!r) return bad_tree(sec, path(), "expected a record struct");
-    SW_TRY(addr, member_uint_lazy(*r, "addr", sec, path));
-    SW_TRY(flags, member_uint_lazy(*r, "flags", sec, path));
-    if (flags > 0xffff || (addr & flags))
-      return bad_tree(sec, path() + "flags", "flags overlap the address bits");
-    w.put_be64(addr | flags);
-    const std::uint64_t kind = flags & ~std::uint64_t(kRamContinue);
-    if (kind == kRamMemSize) {
-      const Array* blocks = member_as<Array>(*r, "blocks");
-      if (!blocks) return bad_tree(sec, path() + "blocks", "expected the block list");
-      for (std::size_t b = 0; b < blocks->items.size(); ++b) {
-        const std::string bp = fmt::format("{}blocks[{}].", path(), b);
-        const Struct* bs = blocks->items[b].get_if<Struct>();
-        const std::string* id = bs ? member_as<std::string>(*bs, "id") : nullptr;
-        if (!id) return bad_tree(sec, bp + "id", "expected a block id string");
-        SW_CHECK(put_counted(w, *id, sec, bp + "id"));
-        SW_TRY(len, member_uint(*bs, "used_length", sec, bp));
-        w.put_be64(len);
-        if (bs->find("page_size")) {
-          SW_TRY(ps, member_uint(*bs, "page_size", sec, bp));
-          w.put_be64(ps);
-        }
-        if (bs->find("gpa")) {
-          SW_TRY(gpa, member_uint(*bs, "gpa", sec, bp));
-          w.put_be64(gpa);
-        }
+// One RAM record (an element of a RAM body's "records"); `i` names it in errors.
+[[gnu::always_inline]] inline Result<void> encode_ram_record(const Value& item, std::size_t i,
+                                                             ByteWriter& w, const std::string& sec) {
+  // Formatted only when needed: this runs once per RAM page.
+  auto path = [i] { return fmt::format("records[{}].", i); };
+  const Struct* r = item.get_if<Struct>();
+  if (!r) return bad_tree(sec, path(), "expected a record struct");
+  SW_TRY(addr, member_uint_lazy(*r, "addr", sec, path));
+  SW_TRY(flags, member_uint_lazy(*r, "flags", sec, path));
+  if (flags > 0xffff || (addr & flags))
+    return bad_tree(sec, path() + "flags", "flags overlap the address bits");
+  w.put_be64(addr | flags);
+  const std::uint64_t kind = flags & ~std::uint64_t(kRamContinue);
+  if (kind == kRamMemSize) {
+    const Array* blocks = member_as<Array>(*r, "blocks");
+    if (!blocks) return bad_tree(sec, path() + "blocks", "expected the block list");
+    for (std::size_t b = 0; b < blocks->items.size(); ++b) {
+      const std::string bp = fmt::format("{}blocks[{}].", path(), b);
+      const Struct* bs = blocks->items[b].get_if<Struct>();
+      const std::string* id = bs ? member_as<std::string>(*bs, "id") : nullptr;
+      if (!id) return bad_tree(sec, bp + "id", "expected a block id string");
+      SW_CHECK(put_counted(w, *id, sec, bp + "id"));
+      SW_TRY(len, member_uint(*bs, "used_length", sec, bp));
+      w.put_be64(len);
+      if (bs->find("page_size")) {
+        SW_TRY(ps, member_uint(*bs, "page_size", sec, bp));
+        w.put_be64(ps);
       }
-      continue;
+      if (bs->find("gpa")) {
+        SW_TRY(gpa, member_uint(*bs, "gpa", sec, bp));
+        w.put_be64(gpa);
+      }
     }
-    if (kind == kRamEos) continue;
-    if (kind != kRamZero && kind != kRamPage)
-      return Unexpected([&] {
-        Error e = make_error(Errc::unsupported,
-                             fmt::format("not supported: RAM record flags {:#x}", flags));
-        e.section = sec;
-        e.field_path = path() + "flags";
-        return e;
-      }());
-    const std::string* block = member_as<std::string>(*r, "block");
-    if (!(flags & kRamContinue)) {
-      if (!block) return bad_tree(sec, path() + "block", "no CONTINUE flag: the block name is needed");
-      if (block->size() > 255) return bad_tree(sec, path() + "block", "name longer than 255 bytes");
-      w.put_counted_string(*block);
-    } else if (block) {
-      return bad_tree(sec, path() + "block", "CONTINUE flag set: the block name must be absent");
-    }
-    if (kind == kRamZero) {
-      SW_TRY(fill, member_uint_lazy(*r, "fill", sec, path));
-      if (fill > 0xff) return bad_tree(sec, path() + "fill", "fill byte above 0xff");
-      w.put_u8(static_cast<std::uint8_t>(fill));
-    } else {
-      const Blob* data = member_as<Blob>(*r, "data");
-      if (!data) return bad_tree(sec, path() + "data", "expected the page bytes");
-      w.put_bytes(data->bytes);
-    }
+    return {};
+  }
+  if (kind == kRamEos) return {};
+  if (kind != kRamZero && kind != kRamPage)
+    return Unexpected([&] {
+      Error e = make_error(Errc::unsupported,
+                           fmt::format("not supported: RAM record flags {:#x}", flags));
+      e.section = sec;
+      e.field_path = path() + "flags";
+      return e;
+    }());
+  const std::string* block = member_as<std::string>(*r, "block");
+  if (!(flags & kRamContinue)) {
+    if (!block) return bad_tree(sec, path() + "block", "no CONTINUE flag: the block name is needed");
+    if (block->size() > 255) return bad_tree(sec, path() + "block", "name longer than 255 bytes");
+    w.put_counted_string(*block);
+  } else if (block) {
+    return bad_tree(sec, path() + "block", "CONTINUE flag set: the block name must be absent");
+  }
+  if (kind == kRamZero) {
+    SW_TRY(fill, member_uint_lazy(*r, "fill", sec, path));
+    if (fill > 0xff) return bad_tree(sec, path() + "fill", "fill byte above 0xff");
+    w.put_u8(static_cast<std::uint8_t>(fill));
+  } else {
+    const Blob* data = member_as<Blob>(*r, "data");
+    if (!data) return bad_tree(sec, path() + "data", "expected the page bytes");
+    w.put_bytes(data->bytes);
   }
   return {};
 }
@@ -265,97 +265,165 @@ Result<StateStream> decode_qemu_stream(ByteSpan bytes, const QemuDecodeOptions& 
   return std::move(b).finish();
 }
 
-Result<Bytes> encode_qemu_stream(const StateStream& s) {
-  const Struct& env = s.envelope;
+// --- QemuStreamWriter ------------------------------------------------------
+
+// Output is handed to the sink in pieces of about this size.
+constexpr std::size_t kFlushAt = 1u << 20;
+
+QemuStreamWriter::QemuStreamWriter(ByteSink* sink) : sink_(sink) {}
+
+Result<void> QemuStreamWriter::flush_if_big() {
+  if (sink_ && w_.size() >= kFlushAt) return flush();
+  return {};
+}
+
+Result<void> QemuStreamWriter::flush() {
+  if (!sink_ || w_.size() == 0) return {};
+  SW_CHECK(sink_->write(w_.bytes()));
+  w_.truncate(0);
+  return {};
+}
+
+Result<void> QemuStreamWriter::queue_commands(const Struct& env) {
+  const Value* cv = env.find(keys::kCommands);
+  if (!cv) return {};
+  const Array* arr = cv->get_if<Array>();
+  if (!arr) return bad_tree("envelope", "commands", "expected an array");
+  std::vector<Command> more;
+  for (std::size_t i = 0; i < arr->items.size(); ++i) {
+    const std::string path = fmt::format("commands[{}].", commands_seen_ + i);
+    const Struct* c = arr->items[i].get_if<Struct>();
+    if (!c) return bad_tree("envelope", fmt::format("commands[{}]", commands_seen_ + i), "expected a struct");
+    SW_TRY(before, member_uint(*c, "before", "envelope", path));
+    SW_TRY(cmd, member_uint(*c, "cmd", "envelope", path));
+    const Blob* data = member_as<Blob>(*c, "data");
+    if (!data || data->bytes.size() > 0xffff || cmd > 0xffff)
+      return bad_tree("envelope", path + "data", "expected cmd <= 0xffff and data up to 64 KiB");
+    if (before < sections_)
+      return bad_tree("envelope", path + "before",
+                      fmt::format("the command belongs before section {}, and {} sections are "
+                                  "already written",
+                                  before, sections_));
+    more.push_back(Command{before, static_cast<std::uint16_t>(cmd), data->bytes});
+  }
+  commands_seen_ += arr->items.size();
+  commands_.insert(commands_.end(), more.begin(), more.end());
+  // Commands sit before the section whose index they name ("before").
+  std::stable_sort(commands_.begin() + static_cast<long>(next_cmd_), commands_.end(),
+                   [](const Command& a, const Command& b) { return a.before < b.before; });
+  return {};
+}
+
+void QemuStreamWriter::put_commands(std::uint64_t upto) {
+  for (; next_cmd_ < commands_.size() && commands_[next_cmd_].before <= upto; ++next_cmd_) {
+    const Command& c = commands_[next_cmd_];
+    w_.put_u8(static_cast<std::uint8_t>(RecordType::command));
+    w_.put_be16(c.cmd);
+    w_.put_be16(static_cast<std::uint16_t>(c.data.size()));
+    w_.put_bytes(c.data);
+  }
+}
+
+Result<void> QemuStreamWriter::take_trailer(const Struct& env) {
+  if (const Value* tv = env.find(keys::kTrailer)) {
+    const std::string* json = tv->get_if<std::string>();
+    if (!json || json->size() > 0xffffffffu)
+      return bad_tree("envelope", "vmdescription", "expected the trailer JSON as a string");
+    trailer_ = *json;
+  }
+  return {};
+}
+
+Result<void> QemuStreamWriter::begin(const Struct& env) {
   std::uint32_t version = kFileVersion;
   if (env.find(keys::kVersion)) {
     SW_TRY(v, member_uint(env, keys::kVersion, "envelope", ""));
     version = static_cast<std::uint32_t>(v);
   }
   const bool* footers_flag = member_as<bool>(env, keys::kFooters);
-  const bool footers = footers_flag ? *footers_flag : true;
+  footers_ = footers_flag ? *footers_flag : true;
+  w_.put_be32(kFileMagic);
+  w_.put_be32(version);
+  if (const Value* cv = env.find(keys::kConfiguration)) {
+    const Struct* conf = cv->get_if<Struct>();
+    if (!conf) return bad_tree("envelope", "configuration", "expected a struct");
+    w_.put_u8(static_cast<std::uint8_t>(RecordType::configuration));
+    auto r = encode_body(*conf, w_);
+    if (!r) return Unexpected(std::move(r.error().in_section("configuration")));
+  }
+  SW_CHECK(queue_commands(env));
+  SW_CHECK(take_trailer(env));
+  return flush_if_big();
+}
 
+Result<void> QemuStreamWriter::envelope(const Struct& more) {
+  SW_CHECK(queue_commands(more));
+  return take_trailer(more);
+}
+
+Result<void> QemuStreamWriter::begin_section(const Section& sec) {
+  put_commands(sections_);
+  label_ = sec.label();
+  w_.put_u8(record_type(sec.kind));
+  w_.put_be32(sec.section_id);
+  if (sec.kind == SectionKind::start || sec.kind == SectionKind::full) {
+    SW_CHECK(put_counted(w_, sec.name, label_, "idstr"));
+    w_.put_be32(sec.instance_id);
+    w_.put_be32(sec.version_id);
+  }
+  section_id_ = sec.section_id;
+  records_ = 0;
+  return {};
+}
+
+Result<void> QemuStreamWriter::ram_record(const Value& record) {
+  SW_CHECK(encode_ram_record(record, records_++, w_, label_));
+  return flush_if_big();
+}
+
+Result<void> QemuStreamWriter::end_section() {
+  if (footers_) {
+    w_.put_u8(static_cast<std::uint8_t>(RecordType::section_footer));
+    w_.put_be32(section_id_);
+  }
+  ++sections_;
+  return flush_if_big();
+}
+
+Result<void> QemuStreamWriter::section(const Section& sec) {
+  SW_CHECK(begin_section(sec));
+  const Array* recs = sec.name == "ram" ? member_as<Array>(sec.body, keys::kRamRecords) : nullptr;
+  if (recs && sec.body.members.size() == 1) {
+    for (const Value& r : recs->items) SW_CHECK(encode_ram_record(r, records_++, w_, label_));
+  } else {
+    auto r = encode_body(sec.body, w_);
+    if (!r) return Unexpected(std::move(r.error().in_section(label_)));
+  }
+  return end_section();
+}
+
+Result<void> QemuStreamWriter::finish() {
+  put_commands(~std::uint64_t(0));
+  w_.put_u8(static_cast<std::uint8_t>(RecordType::eof));
+  if (trailer_) {
+    w_.put_u8(static_cast<std::uint8_t>(RecordType::vmdescription));
+    w_.put_be32(static_cast<std::uint32_t>(trailer_->size()));
+    w_.put_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(trailer_->data()), trailer_->size()));
+  }
+  return flush();
+}
+
+Result<Bytes> encode_qemu_stream(const StateStream& s) {
   std::size_t estimate = 64;
   for (const auto& sec : s.sections) {
     if (const Array* recs = member_as<Array>(sec.body, keys::kRamRecords))
       estimate += recs->items.size() * 24;  // page data grows the buffer as needed
   }
-  ByteWriter w;
+  QemuStreamWriter w;
   w.reserve(estimate);
-  w.put_be32(kFileMagic);
-  w.put_be32(version);
-  if (const Value* cv = env.find(keys::kConfiguration)) {
-    const Struct* conf = cv->get_if<Struct>();
-    if (!conf) return bad_tree("envelope", "configuration", "expected a struct");
-    w.put_u8(static_cast<std::uint8_t>(RecordType::configuration));
-    auto r = encode_body(*conf, w);
-    if (!r) return Unexpected(std::move(r.error().in_section("configuration")));
-  }
-
-  // Commands sit before the section whose index they name ("before").
-  std::vector<std::pair<std::uint64_t, const Struct*>> commands;
-  if (const Value* cv = env.find(keys::kCommands)) {
-    const Array* arr = cv->get_if<Array>();
-    if (!arr) return bad_tree("envelope", "commands", "expected an array");
-    for (std::size_t i = 0; i < arr->items.size(); ++i) {
-      const Struct* c = arr->items[i].get_if<Struct>();
-      if (!c) return bad_tree("envelope", fmt::format("commands[{}]", i), "expected a struct");
-      SW_TRY(before, member_uint(*c, "before", "envelope", fmt::format("commands[{}].", i)));
-      commands.emplace_back(before, c);
-    }
-    std::stable_sort(commands.begin(), commands.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-  }
-  std::size_t next_cmd = 0;
-  auto flush_commands = [&](std::uint64_t upto) -> Result<void> {
-    for (; next_cmd < commands.size() && commands[next_cmd].first <= upto; ++next_cmd) {
-      const Struct& c = *commands[next_cmd].second;
-      const std::string path = fmt::format("commands[{}].", next_cmd);
-      SW_TRY(cmd, member_uint(c, "cmd", "envelope", path));
-      const Blob* data = member_as<Blob>(c, "data");
-      if (!data || data->bytes.size() > 0xffff || cmd > 0xffff)
-        return bad_tree("envelope", path + "data", "expected cmd <= 0xffff and data up to 64 KiB");
-      w.put_u8(static_cast<std::uint8_t>(RecordType::command));
-      w.put_be16(static_cast<std::uint16_t>(cmd));
-      w.put_be16(static_cast<std::uint16_t>(data->bytes.size()));
-      w.put_bytes(data->bytes);
-    }
-    return {};
-  };
-
-  for (std::size_t i = 0; i < s.sections.size(); ++i) {
-    SW_CHECK(flush_commands(i));
-    const Section& sec = s.sections[i];
-    const std::string label = sec.label();
-    w.put_u8(record_type(sec.kind));
-    w.put_be32(sec.section_id);
-    if (sec.kind == SectionKind::start || sec.kind == SectionKind::full) {
-      SW_CHECK(put_counted(w, sec.name, label, "idstr"));
-      w.put_be32(sec.instance_id);
-      w.put_be32(sec.version_id);
-    }
-    const Array* recs = sec.name == "ram" ? member_as<Array>(sec.body, keys::kRamRecords) : nullptr;
-    if (recs && sec.body.members.size() == 1) {
-      SW_CHECK(encode_ram(*recs, w, label));
-    } else {
-      auto r = encode_body(sec.body, w);
-      if (!r) return Unexpected(std::move(r.error().in_section(label)));
-    }
-    if (footers) {
-      w.put_u8(static_cast<std::uint8_t>(RecordType::section_footer));
-      w.put_be32(sec.section_id);
-    }
-  }
-  SW_CHECK(flush_commands(~std::uint64_t(0)));
-  w.put_u8(static_cast<std::uint8_t>(RecordType::eof));
-  if (const Value* tv = env.find(keys::kTrailer)) {
-    const std::string* json = tv->get_if<std::string>();
-    if (!json || json->size() > 0xffffffffu)
-      return bad_tree("envelope", "vmdescription", "expected the trailer JSON as a string");
-    w.put_u8(static_cast<std::uint8_t>(RecordType::vmdescription));
-    w.put_be32(static_cast<std::uint32_t>(json->size()));
-    w.put_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(json->data()), json->size()));
-  }
+  SW_CHECK(w.begin(s.envelope));
+  for (const Section& sec : s.sections) SW_CHECK(w.section(sec));
+  SW_CHECK(w.finish());
   return std::move(w).take();
 }
 

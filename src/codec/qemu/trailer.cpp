@@ -131,6 +131,20 @@ struct Converter {
       f.count = Count::single();
       return f;
     }
+    // A NULL element of an array of pointers is the marker byte alone. QEMU
+    // 7.2 describes it with the field's own type and an empty "struct"; newer
+    // QEMUs name it "nullptr" (a run of n NULLs: array_len n). An array
+    // described once for all its elements says only whether the first is NULL.
+    const bool empty_struct = type == "struct" && size == 1 && fj.contains("struct") &&
+                              fj.at("struct").is_object() &&
+                              !fj.at("struct").contains("vmsd_name");
+    if (type == "nullptr" || empty_struct) {
+      f.kind = FieldKind::opaque;
+      f.size = 1;
+      f.nullable = true;
+      f.null_elements.assign(type == "nullptr" ? n : 1, true);
+      return f;
+    }
     if (type == "struct" || type == "tmp" || type == "vstruct") {
       const Json* inner = &fj;
       if (type == "struct") {
@@ -186,9 +200,15 @@ Result<Trailer> parse_trailer(std::string_view json, std::uint64_t offset) {
   auto root = statewire::detail::parse_json_document<Json>(json, Limits{}, "description trailer");
   if (!root) {
     Error e = std::move(root.error());
-    e.code = e.code == Errc::limit_exceeded ? e.code : Errc::schema_invalid;
-    // Offsets in the trailer's text become offsets in the stream (after 0x06 and the length).
-    e.offset = offset + 5 + e.offset.value_or(0);
+    if (e.code == Errc::limit_exceeded) {
+      // Hostile nesting: where it is, as an offset in the stream (after 0x06
+      // and the length).
+      e.offset = offset + 5 + e.offset.value_or(0);
+    } else {
+      // A damaged trailer: the record's offset (the message has line and column).
+      e.code = Errc::schema_invalid;
+      e.offset = offset;
+    }
     e.field_path = "$";
     return fail(std::move(e));
   }

@@ -42,7 +42,7 @@ StateStream sample_stream() {
                {"f", -0.0},                  {"flag", true},
                {"blob", Blob{{1, 2, 3}}},    {"name", std::string("nic0")},
                {"null", Null{}},
-               {"arr", Array{ArrayLayout::marker_list, {std::uint16_t{1}, std::uint16_t{2}}}}};
+               {"arr", Array{ArrayLayout::marker_list, {std::uint16_t{1}, std::uint16_t{2}}, {}}}};
   Struct inner;
   inner.members = {{"x", std::uint32_t{7}}};
   inner.subsections.push_back({"in/sub", 3, inner});

@@ -1,0 +1,86 @@
+// The transform layer on a real QEMU 7.2 stream (i440fx, 24 device sections):
+// validating every section against the stream's own trailer (what `convert
+// --to qemu` adds before writing), planning into QEMU 10.2's schemas with the
+// built-in repairs (what `plan` and `convert --to-schema` do), and decoding
+// the same stream for scale.
+#include <benchmark/benchmark.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "statewire/planner.hpp"
+#include "statewire/qemu_stream.hpp"
+#include "statewire/qemu_transforms.hpp"
+#include "statewire/schema_json.hpp"
+
+namespace {
+
+using namespace statewire;
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const std::string& stream_bytes() {
+  static const std::string s =
+      read(std::string(STATEWIRE_BENCH_CORPUS_DIR) + "/i440fx-7.2-random-ram-4m-paused.mig");
+  return s;
+}
+
+ByteSpan span() {
+  return ByteSpan(reinterpret_cast<const std::uint8_t*>(stream_bytes().data()), stream_bytes().size());
+}
+
+const StateStream& stream() {
+  static const StateStream s = [] {
+    auto r = qemu::decode_qemu_stream(span());
+    return r ? std::move(*r) : StateStream{};
+  }();
+  return s;
+}
+
+void BM_DecodeStream(benchmark::State& st) {
+  for (auto _ : st) {
+    auto r = qemu::decode_qemu_stream(span());
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_DecodeStream)->Unit(benchmark::kMicrosecond);
+
+void BM_ValidateAgainstTrailer(benchmark::State& st) {
+  const Value* t = stream().envelope.find(qemu::keys::kTrailer);
+  auto c = SchemaCatalog::from_trailer(t ? *t->get_if<std::string>() : std::string());
+  if (!c) return st.SkipWithError("no trailer");
+  for (auto _ : st) {
+    auto v = validate_stream(stream(), [&](const Section& s) { return c->find_all(s.name, s.instance_id); });
+    if (!v.ok()) st.SkipWithError("unexpected problems");
+    benchmark::DoNotOptimize(v);
+  }
+}
+BENCHMARK(BM_ValidateAgainstTrailer)->Unit(benchmark::kMicrosecond);
+
+void BM_PlanInto102(benchmark::State& st) {
+  auto dump = load_schema_file(std::string(STATEWIRE_BENCH_CORPUS_DIR) +
+                               "/../qemu-10.2/vmstate-pc-i440fx-7.2.json");
+  if (!dump) return st.SkipWithError("QEMU 10.2 dump not present");
+  SchemaCatalog c = SchemaCatalog::from_dump(*dump);
+  for (auto& d : qemu::builtin_qemu_descriptions()) c.add(std::move(d));
+  TransformSet t = qemu_builtin_transforms();
+  PlanOptions opt;
+  opt.transforms = &t;
+  opt.validate.dump_schema = true;
+  for (auto _ : st) {
+    MigrationPlan p = plan_migration(stream(), c, opt);  // copies the stream, RAM included
+    if (!p.ok()) st.SkipWithError("refused");
+    benchmark::DoNotOptimize(p);
+  }
+}
+BENCHMARK(BM_PlanInto102)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
