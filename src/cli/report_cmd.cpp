@@ -122,10 +122,19 @@ const char* kind_name(SectionKind k) {
   return kinds[static_cast<int>(k)];
 }
 
-Result<ReportStream> qemu_report(ByteSpan bytes, const std::string& name,
+// As in analyze: RAM of a large file is read with pread, not through the
+// mapping, whose touched pages would all count as the process's memory.
+constexpr std::size_t kBulkReadFrom = 64u << 20;
+
+Result<ReportStream> qemu_report(const MappedFile& file, const std::string& name,
                                  const qemu::QemuDecodeOptions& decode) {
+  const ByteSpan bytes = file.bytes();
   qemu::AnalyzeOptions opt;
   opt.decode = decode;
+  if (bytes.size() >= kBulkReadFrom)
+    opt.decode.bulk_read = [&file](std::uint64_t off, std::span<std::uint8_t> dst) {
+      return file.read_at(off, dst);
+    };
   opt.decode.verify_reencode = false;
   opt.keep_partial = true;
   RamMap ram;
@@ -218,9 +227,10 @@ struct Loaded {
 Result<Loaded> load(const std::string& path, const qemu::QemuDecodeOptions& decode, bool need_tree) {
   SW_TRY(file, MappedFile::open(path));
   const ByteSpan b = file.bytes();
+  const std::string name = path == "-" ? "(standard input)" : path;
   Loaded out;
   if (b.size() >= 4 && std::memcmp(b.data(), "QEVM", 4) == 0) {
-    auto r = qemu_report(b, path, decode);
+    auto r = qemu_report(file, name, decode);
     if (!r) return Unexpected(std::move(r.error().in_section(path)));
     out.report = std::move(*r);
     if (need_tree) {
@@ -233,12 +243,12 @@ Result<Loaded> load(const std::string& path, const qemu::QemuDecodeOptions& deco
     auto f = decode_framed(b);
     if (!f) return Unexpected(std::move(f.error().in_section(path)));
     InputStream in{std::move(f->stream), "framed"};
-    out.report = tree_report(in, path, b.size(), &*f);
+    out.report = tree_report(in, name, b.size(), &*f);
     if (need_tree) out.tree = std::move(in);
     return out;
   }
   SW_TRY(in, decode_any_stream(b, path, decode));
-  out.report = tree_report(in, path, b.size(), nullptr);
+  out.report = tree_report(in, name, b.size(), nullptr);
   if (need_tree) out.tree = std::move(in);
   return out;
 }

@@ -21,6 +21,10 @@ constexpr std::size_t kMapSegments = 400;  // at most this many rectangles per R
 constexpr std::size_t kRunsListed = 12;    // runs of a block spelled out
 constexpr std::size_t kDiffRows = 2000;    // difference rows; more are counted, not shown
 constexpr std::size_t kRangesListed = 64;  // differing RAM ranges per block
+// A hostile or pathological stream (millions of tiny sections or blocks)
+// must not make a page of gigabytes: beyond these, rows are counted, not drawn.
+constexpr std::size_t kSectionRows = 5000;
+constexpr std::size_t kRamBlocks = 64;
 
 const char* kind_color(PageKind k) {
   switch (k) {
@@ -266,7 +270,13 @@ class Html {
     for (PageKind k : {PageKind::data, PageKind::zero, PageKind::filled, PageKind::not_sent})
       f("<span><i style=\"background:{}\"></i>{}</span>", kind_color(k), report::page_kind_name(k));
     raw("</p>");
-    for (const auto& blk : s.ram) {
+    for (std::size_t bi = 0; bi < s.ram.size(); ++bi) {
+      if (bi == kRamBlocks) {
+        f("<p class=\"muted\">… {} more RAM blocks not drawn (statewire analyze lists them).</p>",
+          s.ram.size() - kRamBlocks);
+        break;
+      }
+      const ReportRamBlock& blk = s.ram[bi];
       const auto c = report::count_pages(blk.runs);
       const std::uint64_t total = c.not_sent + c.zero + c.filled + c.data;
       raw("<h3><code>");
@@ -308,13 +318,14 @@ class Html {
   void section_table(const ReportStream& s, const std::string& id) {
     f("<input type=\"search\" placeholder=\"filter sections\" data-filter=\"{}\"> "
       "<span class=\"muted\" id=\"{}-count\">{} shown</span>",
-      id, id, s.sections.size());
+      id, id, std::min(s.sections.size(), kSectionRows));
     f("<div class=\"scroll\"><table class=\"sortable\" id=\"{}\"><thead><tr><th class=\"n\">#</th>"
       "<th class=\"n\">offset</th><th>section</th><th>record</th><th class=\"n\">version</th>"
       "<th class=\"n\">body bytes</th><th>schema</th><th>note</th></tr></thead><tbody>",
       id);
     std::size_t i = 0;
     for (const auto& sec : s.sections) {
+      if (i == kSectionRows) break;
       f("<tr><td class=\"n\" data-v=\"{}\">{}</td>", i, i);
       if (sec.offset)
         f("<td class=\"n mono\" data-v=\"{}\">{:#x}</td>", *sec.offset, *sec.offset);
@@ -334,6 +345,10 @@ class Html {
       ++i;
     }
     raw("</tbody></table></div>");
+    if (s.sections.size() > kSectionRows)
+      f("<p class=\"muted\">… {} more section records not listed (statewire analyze lists them "
+        "all).</p>",
+        s.sections.size() - kSectionRows);
   }
 
   void problems(const ReportStream& s) {

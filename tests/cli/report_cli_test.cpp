@@ -69,7 +69,7 @@ TEST(ReportCli, RamMapCountsMatchAnalyze) {
   const std::string html = read_file(out);
   // analyze's per-block counts (zero, fill, page) appear as the map's counts.
   const auto analyze = run(cli() + " analyze '" + in + "'");
-  const std::regex row("\\n  (\\S+) +0x([0-9a-f]+) +(\\d+) +(\\d+) +(\\d+)\\n");
+  const std::regex row("\\n  (\\S+) +0x([0-9a-f]+) +(\\d+) +(\\d+) +(\\d+)(?=\\n)");
   std::size_t blocks = 0;
   for (auto it = std::sregex_iterator(analyze.out.begin(), analyze.out.end(), row);
        it != std::sregex_iterator(); ++it) {
@@ -79,6 +79,22 @@ TEST(ReportCli, RamMapCountsMatchAnalyze) {
     ++blocks;
   }
   EXPECT_GE(blocks, 3u);
+  // The same stream as a framed file, read from standard input: the same maps.
+  const auto framed = (t.path / "s.swf").string();
+  ASSERT_EQ(run(cli() + " convert '" + in + "' '" + framed + "' --to framed").exit_code, 0);
+  const auto out2 = (t.path / "f.html").string();
+  ASSERT_EQ(run(cli() + " report - -o '" + out2 + "' < '" + framed + "'").exit_code, 0);
+  const std::string html2 = read_file(out2);
+  EXPECT_NE(html2.find("<td>file</td><td>(standard input)</td>"), std::string::npos);
+  EXPECT_NE(html2.find("statewire framed stream"), std::string::npos);
+  const std::regex counts("data \\d+ · zero \\d+ · filled \\d+ · not sent \\d+");
+  std::vector<std::string> a, b;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), counts); it != std::sregex_iterator(); ++it)
+    a.push_back(it->str());
+  for (auto it = std::sregex_iterator(html2.begin(), html2.end(), counts); it != std::sregex_iterator(); ++it)
+    b.push_back(it->str());
+  EXPECT_EQ(a.size(), blocks);
+  EXPECT_EQ(a, b);
 }
 
 TEST(ReportCli, HostileNamesAreEscaped) {
@@ -118,6 +134,31 @@ TEST(ReportCli, HostileNamesAreEscaped) {
   // Only the page's own two scripts.
   EXPECT_EQ(count(html, "<script>"), 2u);
   EXPECT_NE(html.find("statewire tree JSON"), std::string::npos);
+}
+
+TEST(ReportCli, ManySectionsMakeABoundedPage) {
+  TempDir t;
+  const auto in = (corpus_dir() / "isapc-ne2k-paused.mig").string();
+  const auto js = (t.path / "s.json").string();
+  ASSERT_EQ(run(cli() + " convert '" + in + "' '" + js + "' --to json").exit_code, 0);
+  Json j = Json::parse(read_file(js));
+  Json port;
+  for (const auto& sec : j["sections"])
+    if (sec["name"] == "port92") port = sec;
+  ASSERT_FALSE(port.is_null());
+  for (int i = 1; i <= 6000; ++i) {
+    port["instance_id"] = i;
+    j["sections"].push_back(port);
+  }
+  const auto many = (t.path / "many.json").string();
+  std::ofstream(many) << j.dump();
+  const auto out = (t.path / "r.html").string();
+  ASSERT_EQ(run(cli() + " report '" + many + "' -o '" + out + "'").exit_code, 0);
+  const std::string html = read_file(out);
+  EXPECT_EQ(count(html, "<tr><td class=\"n\" data-v="), 5000u);
+  EXPECT_NE(html.find("more section records not listed"), std::string::npos);
+  EXPECT_NE(html.find("5999 more devices"), std::string::npos);  // 6023 devices: the chart draws 24 + 1 rows
+  EXPECT_LT(html.size(), 2u << 20);
 }
 
 TEST(ReportCli, TwoStreamsShowTheirDifferences) {
