@@ -131,5 +131,26 @@ TEST(SetValue, CommandEditsBuffersAndArraysOfARealStream) {
   EXPECT_NE(r.out.find("the array has 16 elements, the value gives 2"), std::string::npos) << r.out;
 }
 
+// A string, a double, a whole array and a MAC buffer, set in a framed stream
+// of the example VM; the VM's registry loads the result (all or nothing)
+// and reports exactly those values as changed.
+TEST(SetValue, EditedExampleVmLoadsThroughItsRegistry) {
+  testing::TempDir t;
+  const auto in = (t.path / "vm.swf").string();
+  const auto out = (t.path / "edited.swf").string();
+  ASSERT_EQ(testing::run(testing::cli() + " demo --save '" + in + "' --to framed").exit_code, 0);
+  auto set = testing::run(testing::cli() + " set '" + in + "' '" + out +
+                          "' 'timer.label=\"edited \\\"t\\\"\"' timer.drift_ppm=-3.5 "
+                          "'timer.comparators=[1, 2, 3, 0xffffffffffffffff]' nic.mac=02:00:00:00:00:01");
+  ASSERT_EQ(set.exit_code, 0) << set.out;
+  auto load = testing::run(testing::cli() + " demo --load '" + out + "'");
+  ASSERT_EQ(load.exit_code, 0) << load.out;
+  for (const char* line : {"timer/0:label: \"hpet-like timer 0\" != \"edited \"t\"\"",
+                           "timer/0:drift_ppm: -12.625 != -3.5", "timer/0:comparators[0]: 0xa != 0x1",
+                           "timer/0:comparators[3]: 0x28 != 0xffffffffffffffff", "nic/0:mac"})
+    EXPECT_NE(load.out.find(line), std::string::npos) << line << "\n" << load.out;
+  EXPECT_NE(load.out.find("(7 differences)"), std::string::npos) << load.out;
+}
+
 }  // namespace
 }  // namespace statewire
