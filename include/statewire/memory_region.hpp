@@ -28,6 +28,12 @@ struct MemoryRegion {
   std::uint8_t* base = nullptr;  // owned by the program; must outlive the migration
   std::uint64_t size = 0;        // bytes, a multiple of page_size
   std::uint32_t page_size = kDefaultPageSize;  // a power of two, 512 B .. 1 GiB
+  // Destination side: the region is a whole private anonymous mapping (or a
+  // page-aligned part of one) that the receiver may replace at commit by
+  // moving its staging pages there (mremap) instead of copying them: commit
+  // then costs page-table updates, not a copy of the region. Leave false for
+  // shared or file-backed memory.
+  bool replace_on_commit = false;
 
   std::uint64_t page_count() const { return size / page_size; }
   std::span<std::uint8_t> page(std::uint64_t index) const {

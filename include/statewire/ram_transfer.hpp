@@ -137,6 +137,10 @@ class RamReceiver {
   RamReceiver(const RamReceiver&) = delete;
   RamReceiver& operator=(const RamReceiver&) = delete;
 
+  // Reserves the staging area and faults it in (transparent huge pages where
+  // the kernel has them), so receiving does not stop for page faults. Called
+  // by the first receive_round() if the session did not call it at setup.
+  [[nodiscard]] Result<void> prepare();
   // Receives the next round from every channel and returns once every
   // channel has delivered its end-of-round marker. Errors name the channel,
   // region, page and what was wrong (CRC, length, index out of range, a

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <lz4.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <mutex>
@@ -74,6 +75,15 @@ struct RamReceiver::Impl {
       }
       s.mem = static_cast<std::uint8_t*>(p);
       s.size = r.size;
+      // Huge pages: one fault per 2 MiB instead of 512, and fewer TLB misses.
+      (void)::madvise(p, r.size, MADV_HUGEPAGE);
+      // Fault everything in now, before pages flow: the first pass writes
+      // every page anyway. Where MADV_POPULATE_WRITE (Linux 5.14) is missing,
+      // the pages fault in as they arrive.
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+      (void)::madvise(p, r.size, MADV_POPULATE_WRITE);
       s.data = PageBitmap(r.page_count());
       s.zero = PageBitmap(r.page_count());
       s.torn = PageBitmap(r.page_count());
@@ -190,6 +200,10 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
     Stage& st = stages[h.region];
     if (h.kind == PageRecord::zero_pages) {
       for (const auto& e : table) {
+        // The staging area always holds the final image, so commit may move
+        // it whole; reading first keeps never-written staging pages untouched.
+        std::uint8_t* p = st.mem + std::uint64_t{e.index} * reg.page_size;
+        if (!is_zero_page(p, reg.page_size)) std::memset(p, 0, reg.page_size);
         out.zero[h.region].set(e.index);
         out.data[h.region].reset(e.index);
         out.torn[h.region].reset(e.index);
@@ -267,6 +281,12 @@ RamReceiver::RamReceiver(RegionSet& regions, std::vector<Channel*> channels, Ram
     : impl_(std::make_unique<Impl>(regions, std::move(channels), options)) {}
 
 RamReceiver::~RamReceiver() { impl_->release(); }
+
+Result<void> RamReceiver::prepare() {
+  if (impl_->broken)
+    return fail(Errc::io_error, fmt::format("the memory transfer already failed: {}", impl_->broken->message));
+  return impl_->ensure_stages();
+}
 
 Result<RamReceivedRound> RamReceiver::receive_round() {
   Impl& s = *impl_;
@@ -400,24 +420,21 @@ Result<void> RamReceiver::commit() {
     }
   }
   for (std::uint32_t r = 0; r < s.stages.size(); ++r) {
-    const Stage& st = s.stages[r];
+    Stage& st = s.stages[r];
     const MemoryRegion& reg = s.regions[r];
-    const std::uint64_t pages = reg.page_count();
-    std::uint64_t p = 0;
-    while (p < pages) {
-      // Runs of staged pages go in one copy.
-      if (st.data.test(p)) {
-        std::uint64_t e = p + 1;
-        while (e < pages && st.data.test(e)) ++e;
-        std::memcpy(reg.base + p * reg.page_size, st.mem + p * reg.page_size, (e - p) * reg.page_size);
-        p = e;
-      } else {
-        // Reading first leaves a never-written page of the destination untouched.
-        std::uint8_t* dst = reg.base + p * reg.page_size;
-        if (!is_zero_page(dst, reg.page_size)) std::memset(dst, 0, reg.page_size);
-        ++p;
+    const auto sys_page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (reg.replace_on_commit && reinterpret_cast<std::uintptr_t>(reg.base) % sys_page == 0 &&
+        reg.size % sys_page == 0) {
+      // The staging pages become the region's pages: no copy.
+      void* moved = ::mremap(st.mem, st.size, st.size, MREMAP_MAYMOVE | MREMAP_FIXED, reg.base);
+      if (moved != MAP_FAILED) {
+        st.mem = nullptr;
+        continue;
       }
+      // Not movable after all (say, a locked mapping): copy below.
     }
+    // Staging holds the final image (zero pages included), so one copy.
+    std::memcpy(reg.base, st.mem, reg.size);
   }
   s.committed = true;
   s.release();

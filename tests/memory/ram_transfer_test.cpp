@@ -445,3 +445,37 @@ TEST(RamTransfer, AChannelThatDiesFailsTheRoundOnBothSides) {
 
 }  // namespace
 }  // namespace statewire
+
+namespace statewire {
+namespace {
+
+TEST(RamTransfer, CommitByMovingStagingPagesKeepsPagesThatBecameZero) {
+  for (bool replace : {true, false}) {
+    PageBuffer src(256 * kPage), dst(256 * kPage);
+    testing::fill_random(src, 21);
+    std::memset(dst.data(), 0x33, dst.size());
+    auto src_regions = testing::one_region(src);
+    RegionSet dst_regions;
+    ASSERT_TRUE(dst_regions.add({"ram", dst.data(), dst.size(), kPage, replace}));
+    auto [a, b] = channel_pair();
+    ProgramDirtyTracker tracker;
+    RamSender tx(src_regions, tracker, {&a});
+    RamReceiver rx(dst_regions, {&b});
+    ASSERT_TRUE(rx.prepare());
+    auto fut = receive_async(rx);
+    ASSERT_TRUE(tx.send_round());
+    // Pages sent with data in round 0 become zero before the final round.
+    for (std::uint64_t p : {0, 7, 255}) {
+      std::memset(src.data() + p * kPage, 0, kPage);
+      tracker.mark_dirty(0, p * kPage, kPage);
+    }
+    ASSERT_TRUE(tx.send_final());
+    ASSERT_TRUE(fut.get());
+    EXPECT_EQ(dst.data()[7 * kPage + 1], 0x33) << "nothing applied before commit";
+    ASSERT_TRUE(rx.commit());
+    EXPECT_TRUE(src.same_as(dst)) << "replace_on_commit=" << replace;
+  }
+}
+
+}  // namespace
+}  // namespace statewire
