@@ -76,7 +76,7 @@ class RamSender {
  public:
   // Channels and regions must outlive the sender. The tracker is started by
   // the first send_round() (so writes during the first pass are caught) and
-  // stopped by send_final() or the destructor.
+  // stopped by stop_tracking(), a failed round, or the destructor.
   RamSender(const RegionSet& regions, DirtyTracker& tracker, std::vector<Channel*> channels,
             RamSendOptions options = {});
   ~RamSender();
@@ -93,8 +93,11 @@ class RamSender {
   // Round 0 sends every page; later rounds send the pages dirtied since.
   [[nodiscard]] Result<RamRoundStats> send_round();
   // Stop-and-copy: the program has stopped writing; sends what is still
-  // dirty and marks the stream final. No round may follow.
+  // dirty and marks the stream final. No round may follow. The tracker is
+  // left running (ending it can take tens of ms per GiB): call
+  // stop_tracking() once the destination runs, or let the destructor do it.
   [[nodiscard]] Result<RamRoundStats> send_final();
+  void stop_tracking() noexcept;
 
   // From any thread: stops the transfer now (channels aborted).
   void cancel() noexcept;

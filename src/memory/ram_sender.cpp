@@ -474,11 +474,17 @@ Result<RamRoundStats> RamSender::send_final() {
     SW_TRY(d, s.tracker.collect());
     set = std::move(s.pending);
     set.merge(d);
-    s.tracker.stop();
   }
-  s.started = false;
   s.finished = true;
+  // The tracker stays on: lifting write protection walks every page of every
+  // region (tens of ms per GiB for uffd-wp) and must not lengthen the stop.
+  // stop_tracking() or the destructor does it after the switchover.
   return s.run_round(set, true);
+}
+
+void RamSender::stop_tracking() noexcept {
+  if (impl_->started) impl_->tracker.stop();
+  impl_->started = false;
 }
 
 void RamSender::cancel() noexcept {
