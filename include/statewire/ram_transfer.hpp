@@ -39,6 +39,11 @@ struct RamSendOptions {
   Compression compression = Compression::none;  // only what the peers agreed on
   int compression_level = 1;                    // zstd level; lz4 ignores it
   bool zero_elision = true;      // all-zero pages travel as an entry, no payload
+  // A CRC32C of every page (SessionSettings::checksums, negotiated as
+  // checksum.crc32c). Off, record headers and page tables keep their CRC but
+  // page bytes are not checked: about a quarter of the throughput on a busy
+  // two-core machine (docs/memory-transfer.md).
+  bool page_checksums = true;
   std::uint64_t bandwidth_limit = 0;  // bytes/s on the wire, all channels; 0 = no cap
   std::uint32_t batch_bytes = 1u << 20;  // page bytes per record (one writev each)
   // Set from any thread to stop: the sender aborts its channels and its calls
