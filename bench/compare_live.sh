@@ -10,8 +10,11 @@
 # Prints one table with statewire's ratio to the plain copy and to QEMU.
 #
 # usage: bench/compare_live.sh [BUILD_DIR]
-#   SW_BENCH_MIB=1024 sets the size; QEMU_RUNS=2 the timed QEMU runs per
-#   configuration (after a warm-up); SKIP_QEMU=1 leaves QEMU out.
+#   SW_BENCH_MIB=1024 sets the size; REPS=3 the repetitions of each
+#   in-process row (interleaved at random so a busy machine hurts them
+#   alike; the table shows medians); QEMU_RUNS=2 the timed QEMU runs per
+#   configuration after a warm-up (the table shows the best); SKIP_QEMU=1
+#   leaves QEMU out.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -25,7 +28,8 @@ trap 'rm -rf "$work"' EXIT
 echo "== $mib MiB over TCP loopback; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 "$build/bench/ram_transfer_bench" --benchmark_format=json --benchmark_out="$work/transfer.json" \
-  --benchmark_out_format=json --benchmark_filter='PlainSocketCopy|RamTransfer/channels:[12]/compression:0/remap:1' >/dev/null
+  --benchmark_out_format=json --benchmark_filter='PlainSocketCopy|RamTransfer/channels:[12]/compression:0/remap:1/' \
+  --benchmark_repetitions="${REPS:-3}" --benchmark_enable_random_interleaving=true >/dev/null
 "$build/bench/ram_downtime_bench" --benchmark_format=json --benchmark_out="$work/downtime.json" \
   --benchmark_out_format=json >/dev/null
 
@@ -43,20 +47,24 @@ import json, sys
 t = json.load(open(sys.argv[1]))["benchmarks"]
 d = json.load(open(sys.argv[2]))["benchmarks"]
 q = {1: float(sys.argv[3]), 2: float(sys.argv[4])}
-rate = {b["name"]: b["bytes_per_second"] / 1e9 for b in t}
+rate = {b["run_name"]: b["bytes_per_second"] / 1e9 for b in t if b.get("aggregate_name") == "median"}
 def find(prefix):
     for name, r in rate.items():
         if name.startswith(prefix):
             return r
     return 0.0
 print()
-print(f"{'channels':>8} {'plain copy GB/s':>16} {'statewire GB/s':>15} {'vs plain':>9} {'QEMU 7.2 GB/s':>14} {'vs QEMU':>8}")
+print(f"{'channels':>8} {'plain copy':>10} {'statewire':>10} {'vs plain':>8} {'no page CRC':>11} {'vs plain':>8}"
+      f" {'QEMU 7.2':>9} {'vs QEMU':>8} {'no CRC vs QEMU':>14}   (GB/s)")
 for n in (1, 2):
     plain = find(f"BM_PlainSocketCopy/streams:{n}/")
-    ours = find(f"BM_RamTransfer/channels:{n}/")
+    ours = find(f"BM_RamTransfer/channels:{n}/compression:0/remap:1/crc:1/")
+    fast = find(f"BM_RamTransfer/channels:{n}/compression:0/remap:1/crc:0/")
     qemu = q[n]
-    vs_q = f"{ours / qemu:.2f}x" if qemu else "-"
-    print(f"{n:>8} {plain:>16.2f} {ours:>15.2f} {100 * ours / plain:>8.0f}% {qemu if qemu else float('nan'):>14.2f} {vs_q:>8}")
+    vq = f"{ours / qemu:.2f}x" if qemu else "-"
+    vqf = f"{fast / qemu:.2f}x" if qemu else "-"
+    print(f"{n:>8} {plain:>10.2f} {ours:>10.2f} {100 * ours / plain:>7.0f}% {fast:>11.2f} {100 * fast / plain:>7.0f}%"
+          f" {qemu:>9.2f} {vq:>8} {vqf:>14}")
 print("(QEMU with 1 channel is its classic single stream; with 2, multifd)")
 print()
 print(f"{'downtime run':<44} {'rounds':>6} {'final MiB':>10} {'expected ms':>12} {'downtime ms':>12}")
