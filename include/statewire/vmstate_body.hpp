@@ -58,8 +58,13 @@ using TestPredicate =
 using TestResolver = std::map<std::string, TestPredicate, std::less<>>;
 
 // Decides whether element `index` of an array of pointers is NULL on the
-// destination; gets the members decoded so far. nullopt: cannot tell. Keyed by
-// "<description name>.<field name>" (pointer_key()).
+// destination; gets the members decoded so far. nullopt: cannot tell. Looked
+// up first by the instance's path from the body being decoded (or from the
+// subsection it is in): "<root>.<field>", "<root>.one.slots" (a struct or a
+// pointer to one), "<root>.ring[2].slots" (an element of an array of structs
+// or of a list), "<root>.tree[0].value.slots" (a GTree node). Then by
+// "<description name>.<field name>" (pointer_key()), which decides every
+// instance of that description alike.
 using PointerPredicate =
     std::function<std::optional<bool>(const Struct& partial, std::uint64_t index)>;
 using PointerResolver = std::map<std::string, PointerPredicate, std::less<>>;
