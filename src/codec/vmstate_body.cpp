@@ -24,6 +24,7 @@ class BodyDecoder {
                                   fmt::format("descriptions nested deeper than {}",
                                               opt_.limits.max_depth)));
     Struct out;
+    Scope scope(*this, d, version, out);
     SW_CHECK(charge(d.field_list().size() * member_cost(0), "a body's fields"));
     out.members.reserve(d.field_list().size());
     for (const Field& f : d.field_list()) {
@@ -278,7 +279,8 @@ class BodyDecoder {
       case FieldKind::custom: {
         if (opt_.custom) {
           if (auto it = opt_.custom->find(f.info); it != opt_.custom->end())
-            return it->second(f, cur_);
+            return it->second(f, cur_, CustomContext{*desc_, version_, *partial_, opt_.section,
+                                                     opt_.limits, budget_});
         }
         // Without a decoder, the size a stream's own description gives is exact.
         return blob(f.size);
@@ -364,6 +366,27 @@ class BodyDecoder {
     }
     BodyDecoder& d_;
     std::int64_t saved_;
+  };
+  // The body being decoded, for custom decoders.
+  const Description* desc_ = nullptr;
+  std::uint32_t version_ = 0;
+  const Struct* partial_ = nullptr;
+  struct Scope {
+    Scope(BodyDecoder& d, const Description& desc, std::uint32_t version, const Struct& partial)
+        : d_(d), desc_(d.desc_), version_(d.version_), partial_(d.partial_) {
+      d.desc_ = &desc;
+      d.version_ = version;
+      d.partial_ = &partial;
+    }
+    ~Scope() {
+      d_.desc_ = desc_;
+      d_.version_ = version_;
+      d_.partial_ = partial_;
+    }
+    BodyDecoder& d_;
+    const Description* desc_;
+    std::uint32_t version_;
+    const Struct* partial_;
   };
   struct Root {
     Root(BodyDecoder& d, std::string_view name) : d_(d), root_(d.root_), path_(std::move(d.path_)) {
