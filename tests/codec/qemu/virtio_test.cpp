@@ -303,6 +303,55 @@ TEST(Virtio, IommuDomainsMappingsAndEndpointsByteVector) {
   EXPECT_EQ(vmstate_wire_size(*r->find("virtio")), field.size());
 }
 
+// Every proper prefix of a virtio field is refused, naming where, or leaves
+// bytes unexplained, except one that ends where a subsection starts: that is
+// a shorter field whose last subsections were not sent.
+void expect_prefixes_refused(const Bytes& field, const std::string& device,
+                             const std::string& section, std::uint32_t version,
+                             std::size_t step) {
+  Field f;
+  f.name = "virtio";
+  f.kind = FieldKind::custom;
+  f.info = "virtio";
+  Description d;
+  d.name = device;
+  d.version_id = d.minimum_version_id = version;
+  BodyDecodeOptions o;
+  o.custom = &custom_decoders();
+  o.section = section;
+  std::size_t accepted = 0;
+  for (std::size_t n = 0; n < field.size(); n += (n < 2048 ? 1 : step)) {
+    f.size = n;
+    d.fields = std::vector<Field>{f};
+    const Bytes prefix(field.begin(), field.begin() + static_cast<std::ptrdiff_t>(n));
+    Cursor c(prefix);
+    auto r = decode_body(d, c, version, o);
+    if (r && !c.empty()) {
+      // It stops before a subsection header cut short (QEMU peeks the whole
+      // name): bytes are left, which a stream reader refuses.
+      EXPECT_EQ(prefix[c.offset()], kSubsectionMarker) << "prefix " << n;
+    } else if (r) {
+      ++accepted;
+      EXPECT_EQ(field[n], kSubsectionMarker) << "prefix " << n;
+      EXPECT_EQ(encoded(*r->find("virtio")), prefix);
+    } else {
+      EXPECT_TRUE(r.error().offset.has_value()) << n;
+      EXPECT_EQ(r.error().field_path.rfind("virtio", 0), 0u) << r.error().to_string();
+    }
+  }
+  EXPECT_LE(accepted, 9u);  // at most one per subsection of vmstate_virtio
+}
+
+TEST(Virtio, EveryProperPrefixIsAnErrorOrEndsBeforeASubsection) {
+  auto mmio = decode_qemu_stream(read_bytes(corpus_dir() / "microvm-virtio-paused.mig"));
+  ASSERT_TRUE(mmio);
+  const Section* net = section(*mmio, "virtio-mmio@00000000feb02e00/virtio-net");
+  ASSERT_TRUE(net);
+  expect_prefixes_refused(encoded(*net->body.find("virtio")), "virtio-net", net->name, 11, 1);
+  expect_prefixes_refused(iommu_field_with(kDomains), "virtio-iommu",
+                          "0000:00:01.0/virtio-iommu", 2, 61);
+}
+
 TEST(Virtio, IommuInconsistentTreesAreRefusedNamingThePath) {
   // One node announced, two follow: QEMU's get_gtree fails the load.
   Bytes more = kDomains;
