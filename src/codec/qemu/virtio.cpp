@@ -19,8 +19,8 @@ namespace {
 
 using namespace virtio;
 
-constexpr std::array<std::string_view, 4> kDeviceNames = {"virtio-iommu", "virtio-net",
-                                                         "virtio-blk", "virtio-rng"};
+constexpr std::array<std::string_view, 5> kDeviceNames = {
+    "virtio-iommu", "virtio-net", "virtio-blk", "virtio-rng", "virtio-balloon"};
 
 Error refusal(const Cursor& cur, std::string why) {
   return cur.error_here(Errc::unsupported, std::move(why));
@@ -56,7 +56,8 @@ class VirtioReader {
       if (d.name == cx_.description.name) dev = &d;
     if (!dev)
       return refuse(cur_, fmt::format("virtio: the state of device '{}' is not described "
-                                      "(described: virtio-iommu, virtio-net, virtio-blk, virtio-rng)",
+                                      "(described: virtio-iommu, virtio-net, virtio-blk, virtio-rng, "
+                                      "virtio-balloon)",
                                       cx_.description.name));
     transport_ = *t;
     Struct out;

@@ -268,6 +268,21 @@ Description net_device() {
   return built(b);
 }
 
+// virtio-balloon (hw/virtio/virtio-balloon.c): two counters and the
+// subsections of its optional features.
+Description balloon_device() {
+  SchemaBuilder hint("virtio-balloon-device/free-page-report", 1, 1);
+  hint.scalar("free_page_hint_cmd_id", FieldKind::u32).scalar("free_page_hint_status", FieldKind::u32);
+  SchemaBuilder poison("virtio-balloon-device/page-poison", 1, 1);
+  poison.scalar("poison_val", FieldKind::u32);
+  SchemaBuilder b("virtio-balloon-device", 1, 1);
+  b.scalar("num_pages", FieldKind::u32)
+      .scalar("actual", FieldKind::u32)
+      .subsection(built(hint), "virtio_balloon_free_page_support")
+      .subsection(built(poison), "virtio_balloon_page_poison_support");
+  return built(b);
+}
+
 // The tx_waiting flags of queue pairs 1.. (WITH_TMP): curr_queue_pairs - 1
 // of them, curr_queue_pairs as just loaded (else the device's own, 1).
 Result<Value> net_tx_waiting(const Field& f, Cursor& cur, const CustomContext& cx) {
@@ -295,11 +310,12 @@ Result<Value> net_tx_waiting(const Field& f, Cursor& cur, const CustomContext& c
 }  // namespace
 
 std::span<const Device> devices() {
-  static const std::array<Device, 4> all{{
+  static const std::array<Device, 5> all{{
       {"virtio-iommu", share(iommu_device()), false},
       {"virtio-net", share(net_device()), false},
       {"virtio-blk", nullptr, true},
       {"virtio-rng", nullptr, false},  // no state of its own
+      {"virtio-balloon", share(balloon_device()), false},
   }};
   return all;
 }
