@@ -81,6 +81,18 @@ class Validator {
             later_takes = true;
         if (later_takes) continue;
       }
+      if (f.test && !decided && named_here && !f.nested && f.size &&
+          vmstate_wire_size(m->value) != f.size) {
+        // Alternatives of one name and different sizes, each behind a test
+        // (PCI config space: 256 bytes, or 4096 for PCI Express): the member
+        // is the one whose size it has.
+        bool other_fits = false;
+        for (std::size_t fj = fi + 1; fj < fields.size(); ++fj)
+          if (fields[fj].test && same_name(fields[fj].name, f.name) &&
+              fields[fj].size == vmstate_wire_size(m->value))
+            other_fits = true;
+        if (other_fits) continue;
+      }
       const bool present = f.test ? decided.value_or(named_here) : f.version_id <= version;
       if (!present) {
         if (f.must_exist)
