@@ -480,8 +480,17 @@ bool TransformCondition::holds(const Description& destination) const {
 Result<void> apply_transform(const Transform& t, StateStream& stream, std::size_t index) {
   if (index >= stream.sections.size())
     return fail(Errc::not_found, "transform: no such section");
-  // Work on a copy of the sections: all or nothing.
-  std::vector<Section> saved = stream.sections;
+  // All or nothing: keep a copy of what the transform may change, only this
+  // section unless it splits or merges (a stream's RAM is not copied per step).
+  const bool neighbours = std::any_of(t.ops.begin(), t.ops.end(), [](const TransformOp& op) {
+    return op.kind == OpKind::split_section || op.kind == OpKind::merge_section;
+  });
+  std::vector<Section> saved;
+  if (neighbours)
+    saved = stream.sections;
+  else
+    saved.push_back(stream.sections[index]);
+  const std::size_t first_index = index;
   const std::string name = stream.sections[index].name;
   const std::uint32_t instance = stream.sections[index].instance_id;
   for (const auto& op : t.ops) {
@@ -492,7 +501,10 @@ Result<void> apply_transform(const Transform& t, StateStream& stream, std::size_
         if (stream.sections[k].name == name && stream.sections[k].instance_id == instance) index = k;
     auto r = apply_op(op, stream, index);
     if (!r) {
-      stream.sections = std::move(saved);
+      if (neighbours)
+        stream.sections = std::move(saved);
+      else
+        stream.sections[first_index] = std::move(saved.front());
       Error e = std::move(r.error());
       e.message += fmt::format(" (transform {})", t.label());
       return fail(std::move(e));
