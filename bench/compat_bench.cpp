@@ -63,18 +63,29 @@ void BM_ValidateAgainstTrailer(benchmark::State& st) {
 }
 BENCHMARK(BM_ValidateAgainstTrailer)->Unit(benchmark::kMicrosecond);
 
-void BM_PlanInto102(benchmark::State& st) {
-  auto dump = load_schema_file(std::string(STATEWIRE_BENCH_CORPUS_DIR) +
-                               "/../qemu-10.2/vmstate-pc-i440fx-7.2.json");
-  if (!dump) return st.SkipWithError("QEMU 10.2 dump not present");
-  SchemaCatalog c = SchemaCatalog::from_dump(*dump);
-  for (auto& d : qemu::builtin_qemu_descriptions()) c.add(std::move(d));
-  TransformSet t = qemu_builtin_transforms();
+// QEMU 10.2's schemas for a machine type, with the built-in repairs.
+struct Into102 {
+  SchemaCatalog catalog;
+  TransformSet transforms = qemu_builtin_transforms();
   PlanOptions opt;
-  opt.transforms = &t;
-  opt.validate.dump_schema = true;
+  bool ok = false;
+  explicit Into102(const std::string& machine) {
+    auto dump = load_schema_file(std::string(STATEWIRE_BENCH_CORPUS_DIR) + "/../qemu-10.2/vmstate-" +
+                                 machine + ".json");
+    if (!dump) return;
+    catalog = SchemaCatalog::from_dump(*dump);
+    for (auto& d : qemu::builtin_qemu_descriptions()) catalog.add(std::move(d));
+    opt.transforms = &transforms;
+    opt.validate.dump_schema = true;
+    ok = true;
+  }
+};
+
+void BM_PlanInto102(benchmark::State& st) {
+  const Into102 to("pc-i440fx-7.2");
+  if (!to.ok) return st.SkipWithError("QEMU 10.2 dump not present");
   for (auto _ : st) {
-    MigrationPlan p = plan_migration(stream(), c, opt);  // copies the stream, RAM included
+    MigrationPlan p = plan_migration(stream(), to.catalog, to.opt);  // copies the stream, RAM included
     if (!p.ok()) st.SkipWithError("refused");
     benchmark::DoNotOptimize(p);
   }
@@ -101,17 +112,10 @@ void BM_PlanDevicesInto102(benchmark::State& st) {
       read(std::string(STATEWIRE_BENCH_CORPUS_DIR) + "/q35-7.2-e1000e-esp-pvscsi-paused.mig");
   auto s = qemu::decode_qemu_stream(
       ByteSpan(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
-  auto dump = load_schema_file(std::string(STATEWIRE_BENCH_CORPUS_DIR) +
-                               "/../qemu-10.2/vmstate-pc-q35-7.2.json");
-  if (!s || !dump) return st.SkipWithError("corpus stream or QEMU 10.2 dump not present");
-  SchemaCatalog c = SchemaCatalog::from_dump(*dump);
-  for (auto& d : qemu::builtin_qemu_descriptions()) c.add(std::move(d));
-  TransformSet t = qemu_builtin_transforms();
-  PlanOptions opt;
-  opt.transforms = &t;
-  opt.validate.dump_schema = true;
+  const Into102 to("pc-q35-7.2");
+  if (!s || !to.ok) return st.SkipWithError("corpus stream or QEMU 10.2 dump not present");
   for (auto _ : st) {
-    MigrationPlan p = plan_migration(*s, c, opt);
+    MigrationPlan p = plan_migration(*s, to.catalog, to.opt);
     if (!p.ok()) st.SkipWithError("refused");
     benchmark::DoNotOptimize(p);
   }
