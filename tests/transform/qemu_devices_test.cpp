@@ -277,6 +277,11 @@ TEST(QemuDevices, CheckNamesTheBuiltInRepairs) {
   }
   auto r = testing::run(testing::cli() + " check " + dump_7_2().string() + " " + dump_10_2().string());
   EXPECT_NE(r.out.find("statewire forward: built-in transform \"pciespscsi 2->2"), std::string::npos) << r.out;
+  auto j = testing::run(testing::cli() + " check " + dump_7_2().string() + " " + dump_10_2().string() +
+                        " --format json");
+  const std::size_t key = j.out.find("\"statewire_repairs\"");
+  ASSERT_NE(key, std::string::npos) << j.out.substr(0, 2000);
+  EXPECT_NE(j.out.find("\"op\": \"compute esp.drq_state\"", key), std::string::npos);
 }
 
 }  // namespace
