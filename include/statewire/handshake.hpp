@@ -19,6 +19,7 @@
 
 #include "statewire/capabilities.hpp"
 #include "statewire/cursor.hpp"
+#include "statewire/memory_region.hpp"
 #include "statewire/result.hpp"
 
 namespace statewire {
@@ -48,13 +49,6 @@ struct SectionInfo {
   friend bool operator==(const SectionInfo&, const SectionInfo&) = default;
 };
 
-struct RegionInfo {
-  std::string name;
-  std::uint64_t size = 0;
-  std::uint32_t page_size = 4096;
-  friend bool operator==(const RegionInfo&, const RegionInfo&) = default;
-};
-
 struct Hello {
   std::string producer;      // "statewire 0.1.0"
   std::string machine_type;  // the workload's machine type ("demo-4.0", "vm-model")
@@ -62,7 +56,7 @@ struct Hello {
   CapabilitySet capabilities;
   std::uint32_t channels = 1;    // data channels the source wants
   std::vector<SectionInfo> sections;
-  std::vector<RegionInfo> regions;
+  std::vector<RegionLayout> regions;
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -98,7 +92,7 @@ struct DestinationProfile {
   CapabilitySet capabilities;              // what it supports
   std::uint32_t max_channels = 16;
   std::vector<SectionInfo> sections;       // what it reads
-  std::vector<RegionInfo> regions;         // what it has
+  std::vector<RegionLayout> regions;         // what it has
   const TransformSet* transforms = nullptr;  // version chains it can apply
 };
 

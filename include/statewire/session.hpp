@@ -99,7 +99,9 @@ struct SessionSummary {
   std::uint64_t memory_bytes = 0; // page bytes moved
   std::uint64_t wire_bytes = 0;   // bytes on every channel, both directions
   std::uint64_t device_bytes = 0; // the device state record
-  double seconds = 0;             // the whole session
+  double seconds = 0;             // the whole session (handshake and verification included)
+  double memory_seconds = 0;      // source: sending pages, every round
+  double verify_ms = 0;           // source: the memory checksums after "applied"
   double downtime_ms = 0;         // source: pause() until the destination's "applied"
   double expected_downtime_ms = 0;  // the policy's estimate when it stopped iterating
   std::string answer;             // the destination's acknowledgement, as text

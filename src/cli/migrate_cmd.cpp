@@ -123,6 +123,9 @@ nlohmann::ordered_json summary_json(const SessionSummary& s, const char* role) {
   j["memory_bytes"] = s.memory_bytes;
   j["device_bytes"] = s.device_bytes;
   j["seconds"] = s.seconds;
+  j["memory_seconds"] = s.memory_seconds;
+  j["memory_rate_mb_s"] = s.memory_seconds > 0 ? s.memory_bytes / s.memory_seconds / 1e6 : 0.0;
+  j["verify_ms"] = s.verify_ms;
   j["rounds"] = s.rounds;
   j["downtime_ms"] = s.downtime_ms;
   j["expected_downtime_ms"] = s.expected_downtime_ms;

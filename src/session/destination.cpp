@@ -22,13 +22,6 @@ namespace {
 
 using detail::Msg;
 
-std::vector<RegionInfo> region_infos(const RegionSet* regions) {
-  std::vector<RegionInfo> out;
-  if (!regions) return out;
-  for (const auto& r : regions->regions()) out.push_back({r.name, r.size, r.page_size});
-  return out;
-}
-
 class DestinationRun {
  public:
   DestinationRun(Registry& devices, const SessionMemory& mem, Listener& listener,
@@ -87,7 +80,7 @@ class DestinationRun {
     profile.capabilities = opt_.capabilities;
     profile.max_channels = opt_.max_channels;
     profile.sections = section_infos(devices_);
-    profile.regions = region_infos(mem_.regions);
+    profile.regions = mem_.regions ? layout(*mem_.regions) : std::vector<RegionLayout>{};
     profile.transforms = opt_.transforms;
     auto verdict = check_hello(*hello, profile);
     if (!verdict) return refuse(std::move(verdict.error()));

@@ -195,7 +195,7 @@ Result<Hello> decode_hello(ByteSpan payload, const HandshakeLimits& lim) {
   SW_TRY(nr, get_count(c, lim.max_regions, 4 + 8 + 4, "region"));
   h.regions.reserve(nr);
   for (std::uint32_t i = 0; i < nr; ++i) {
-    RegionInfo r;
+    RegionLayout r;
     SW_TRY(name, get_string(c, lim, "region name"));
     r.name = std::move(name);
     SW_TRY(size, c.read_be64());

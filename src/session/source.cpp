@@ -21,13 +21,6 @@ std::uint64_t new_session_id() {
   return (std::uint64_t{rd()} << 32) ^ rd();
 }
 
-std::vector<RegionInfo> region_infos(const RegionSet* regions) {
-  std::vector<RegionInfo> out;
-  if (!regions) return out;
-  for (const auto& r : regions->regions()) out.push_back({r.name, r.size, r.page_size});
-  return out;
-}
-
 class SourceRun {
  public:
   SourceRun(const Registry& devices, const SessionMemory& mem, const Endpoint& to,
@@ -97,7 +90,7 @@ class SourceRun {
     h.capabilities = opt_.capabilities;
     h.channels = has_memory() ? std::max<std::uint32_t>(1, opt_.channels) : 1;
     h.sections = section_infos(devices_);
-    h.regions = region_infos(mem_.regions);
+    h.regions = mem_.regions ? layout(*mem_.regions) : std::vector<RegionLayout>{};
     SW_CHECK(detail::send_msg(control_, Msg::hello, encode_hello(h)));
     SW_TRY(m, expect(Msg::welcome));
     SW_TRY(w, decode_welcome(m.payload));
@@ -138,6 +131,7 @@ class SourceRun {
       policy.record_round(st.page_bytes, st.seconds);
       summary_.rounds++;
       summary_.memory_bytes += st.page_bytes;
+      summary_.memory_seconds += st.seconds;
       SW_CHECK(detail::send_msg(control_, Msg::round,
                                 detail::encode_round({st.round, false, st.page_bytes, st.wire_bytes})));
       SW_TRY(dirty, sender_->dirty_bytes());
@@ -159,6 +153,7 @@ class SourceRun {
       SW_TRY(st, sender_->send_final());
       summary_.rounds++;
       summary_.memory_bytes += st.page_bytes;
+      summary_.memory_seconds += st.seconds;
       SW_CHECK(detail::send_msg(control_, Msg::round,
                                 detail::encode_round({st.round, true, st.page_bytes, st.wire_bytes})));
     }
@@ -203,7 +198,12 @@ class SourceRun {
     summary_.answer = applied.text;
     if (applied.ok != 2) summary_.devices_verified = applied.ok == 1;
     machine_.to(SessionState::complete, fmt::format("the destination answered: {}", applied.text));
-    if (has_memory() && opt_.verify_memory) verify_memory();
+    if (has_memory() && opt_.verify_memory) {
+      const auto v0 = std::chrono::steady_clock::now();
+      verify_memory();
+      summary_.verify_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - v0).count();
+    }
     return {};
   }
 
