@@ -392,8 +392,16 @@ class DestinationRun {
     // Memory first: its commit refuses only an incomplete transfer, checked
     // above; the device commit then cannot refuse (nothing failed, nothing
     // missing). So either both apply or neither does.
-    if (receiver_) SW_CHECK(receiver_->commit());
-    SW_CHECK(txn_->commit());
+    // RamReceiver::commit() checks every page (a page that failed its CRC
+    // and was never sent again) before it writes anything, so a refusal here
+    // still means nothing was applied, and the source is told so.
+    if (receiver_) {
+      if (auto r = receiver_->commit(); !r) return refuse(std::move(r.error()));
+    }
+    if (auto r = txn_->commit(); !r) {
+      applied_ = receiver_ != nullptr;  // memory went in: say so rather than hide it
+      return refuse(std::move(r.error()));
+    }
     applied_ = true;
     const detail::Verdict devices = verify_devices();
     summary_.devices_verified = devices.ok == 2 ? std::optional<bool>() : devices.ok == 1;

@@ -248,7 +248,9 @@ class SourceRun {
         }
       }
     }
-    if (commit_sent_) {
+    // After the commit only an explicit refusal proves the destination
+    // applied nothing; a lost answer leaves it unknown.
+    if (commit_sent_ && !summary_.refused_by_peer) {
       e.message += "; the commit was sent, so the destination may be running the program: the "
                    "source stays stopped";
     } else if (paused_ && opt_.resume) {

@@ -27,7 +27,8 @@ struct Outcome {
 
 // One migration of the sample VM and 2 MiB of memory through a proxy that
 // kills every connection after `kill_after` bytes (0: never).
-Outcome run_once(const testing::TempDir& dir, std::uint64_t kill_after, std::uint64_t* total) {
+Outcome run_once(const testing::TempDir& dir, std::uint64_t kill_after, std::uint64_t* total,
+                 std::uint64_t flip_at = 0) {
   vm_model::Vm a = vm_model::make_sample_vm(), b;
   const vm_model::Vm a0 = a, b0 = b;
   auto ra = vm_model::vm_registry(a);
@@ -52,7 +53,7 @@ Outcome run_once(const testing::TempDir& dir, std::uint64_t kill_after, std::uin
   EXPECT_TRUE(listener);
   if (!listener) return o;
   testing::FaultProxy proxy(*parse_endpoint("unix:" + (dir.path / ("p" + tag)).string()),
-                            listener->local(), kill_after);
+                            listener->local(), kill_after, flip_at);
   EXPECT_TRUE(proxy.ok());
   SessionMemory dm;
   dm.regions = &dr;
@@ -137,6 +138,23 @@ TEST(SessionFaults, KilledAtTwentyPointsTheSourceRunsOnAndTheDestinationAppliesN
     EXPECT_TRUE(o.destination_untouched) << o.destination.error->to_string();
   }
   EXPECT_GE(before_commit, 16);
+}
+
+TEST(SessionFaults, APageDamagedOnTheWayIsRefusedAndTheDestinationsReasonReachesTheSource) {
+  testing::TempDir dir;
+  // Byte one million: inside the first round's pages.
+  const Outcome o = run_once(dir, 0, nullptr, 1'000'000);
+  EXPECT_EQ(o.source.state, SessionState::failed);
+  ASSERT_TRUE(o.source.error);
+  EXPECT_TRUE(o.source.refused_by_peer) << o.source.error->to_string();
+  const std::string why = o.source.error->to_string();
+  std::printf("the source reports: %s\n", why.c_str());
+  EXPECT_NE(why.find("CRC"), std::string::npos) << why;
+  EXPECT_NE(why.find("ram"), std::string::npos) << why;
+  EXPECT_TRUE(o.source_unchanged);
+  EXPECT_EQ(o.resumed, o.paused);
+  EXPECT_EQ(o.destination.state, SessionState::failed);
+  EXPECT_TRUE(o.destination_untouched);
 }
 
 }  // namespace

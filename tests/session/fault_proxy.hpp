@@ -16,9 +16,12 @@ namespace statewire::testing {
 
 class FaultProxy {
  public:
-  // Listens on `front`; relays each connection to `back`. kill_after 0: never.
-  FaultProxy(const Endpoint& front, Endpoint back, std::uint64_t kill_after)
-      : back_(std::move(back)), limit_(kill_after) {
+  // Listens on `front`; relays each connection to `back`. kill_after 0:
+  // never. flip_at (1-based, counted over every connection): the byte there
+  // is inverted on its way through, the connection otherwise intact.
+  FaultProxy(const Endpoint& front, Endpoint back, std::uint64_t kill_after,
+             std::uint64_t flip_at = 0)
+      : back_(std::move(back)), limit_(kill_after), flip_at_(flip_at) {
     auto l = Listener::open(front);
     if (l) listener_ = std::make_unique<Listener>(std::move(*l));
     if (listener_) acceptor_ = std::thread([this] { accept_loop(); });
@@ -83,7 +86,8 @@ class FaultProxy {
           break;
         }
       } else {
-        passed_.fetch_add(len);
+        const std::uint64_t before = passed_.fetch_add(len);
+        if (flip_at_ > before && flip_at_ <= before + len) buf[flip_at_ - before - 1] ^= 0xff;
       }
       if (!to.write(ByteSpan(buf.data(), len))) break;
     }
@@ -98,6 +102,7 @@ class FaultProxy {
 
   Endpoint back_;
   std::uint64_t limit_;
+  std::uint64_t flip_at_;
   std::unique_ptr<Listener> listener_;
   std::thread acceptor_;
   std::atomic<bool> stop_{false}, killed_{false};

@@ -423,5 +423,54 @@ TEST(Session, AHostilePeerGetsAClearRefusalNeverAnAllocation) {
   }
 }
 
+TEST(Session, ADataChannelFromAnotherSessionIsRefusedOnTheControlChannel) {
+  testing::TempDir dir;
+  vm_model::Vm b;
+  const vm_model::Vm b0 = b;
+  auto rb = vm_model::vm_registry(b);
+  ASSERT_TRUE(rb);
+  Ram dst(1u << 20);
+  SessionMemory dm;
+  dm.regions = &dst.regions;
+  const Endpoint at = unix_at(dir, "d.sock");
+  auto listener = Listener::open(at);
+  ASSERT_TRUE(listener);
+  DestinationOptions dopt;
+  dopt.accept_timeout = 5s;
+  dopt.timeout = 3s;
+  auto dest = std::async(std::launch::async,
+                         [&] { return migrate_destination(*rb, dm, *listener, dopt); });
+  // A well-formed hello by hand, then a data channel naming another session.
+  vm_model::Vm a = vm_model::make_sample_vm();
+  auto ra = vm_model::vm_registry(a);
+  ASSERT_TRUE(ra);
+  Hello h;
+  h.machine_type = "vm-model";
+  h.session_id = 1234;
+  h.capabilities = supported_capabilities();
+  h.sections = section_infos(*ra);
+  h.regions = layout(dst.regions);
+  auto ch = connect(at, 2s);
+  ASSERT_TRUE(ch);
+  ch->set_timeout(3s);
+  ASSERT_TRUE(detail::send_msg(*ch, detail::Msg::hello, encode_hello(h)));
+  auto w = detail::read_msg(*ch);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->type, detail::Msg::welcome);
+  auto data = connect(at, 2s);
+  ASSERT_TRUE(data);
+  ASSERT_TRUE(data->write(detail::encode_data_hello(999, 0, 1)));
+  auto m = detail::read_msg(*ch);
+  ASSERT_TRUE(m) << m.error().to_string();
+  ASSERT_EQ(m->type, detail::Msg::refuse);
+  auto e = decode_error(m->payload);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, Errc::mismatch);
+  EXPECT_NE(e->message.find("session"), std::string::npos) << e->message;
+  const SessionSummary s = dest.get();
+  EXPECT_EQ(s.state, SessionState::failed);
+  EXPECT_TRUE(b == b0);
+}
+
 }  // namespace
 }  // namespace statewire
