@@ -106,7 +106,7 @@ void draw_progress(const RamProgress& p, std::uint64_t total) {
                          : 100.0;
   const int width = 24;
   const int filled = static_cast<int>(pct / 100.0 * width);
-  fmt::print(stderr, "\r[{:<{}}] round {}{} {:>5.1f}%  {} sent of {}  {:.0f} MB/s  remaining {}  "
+  fmt::print(stderr, "\r[{:<{}}] round {}{} {:>5.1f}%  {} sent (RAM {})  {:.0f} MB/s  remaining {}  "
                      "expected downtime {:.0f} ms   ",
              std::string(static_cast<std::size_t>(std::clamp(filled, 0, width)), '#'), width,
              p.round, p.final ? " (final)" : "", pct, human_bytes(p.total_page_bytes),
