@@ -131,7 +131,9 @@ void BM_RamTransfer(benchmark::State& state) {
     for (auto& c : l.out) out.push_back(&c);
     for (auto& c : l.in) in.push_back(&c);
     ProgramDirtyTracker tracker;
-    RamSender tx(src_regions, tracker, out, {.compression = compression});
+    RamSendOptions opt{.compression = compression, .page_checksums = state.range(3) != 0};
+    if (const char* e = std::getenv("SW_BATCH_KIB")) opt.batch_bytes = static_cast<std::uint32_t>(std::strtoul(e, nullptr, 10) << 10);
+    RamSender tx(src_regions, tracker, out, opt);
     RamReceiver rx(dst_regions, in);
     if (!rx.prepare()) std::abort();
     Result<std::vector<RamReceivedRound>> got;
@@ -156,8 +158,10 @@ void BM_RamTransfer(benchmark::State& state) {
 }
 
 BENCHMARK(BM_PlainSocketCopy)->ArgName("streams")->Arg(1)->Arg(2)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
-// channels, compression (0 none, 1 zstd, 2 lz4), commit by moving staging pages (1) or copying (0)
-BENCHMARK(BM_RamTransfer)->ArgNames({"channels", "compression", "remap"})->Args({1, 0, 1})->Args({2, 0, 1})->Args({1, 0, 0})
+// channels, compression (0 none, 1 zstd, 2 lz4), commit by moving staging
+// pages (1) or copying (0), a CRC32C per page (1) or not (0)
+BENCHMARK(BM_RamTransfer)->ArgNames({"channels", "compression", "remap", "crc"})
+    ->Args({1, 0, 1, 1})->Args({2, 0, 1, 1})->Args({1, 0, 1, 0})->Args({2, 0, 1, 0})->Args({1, 0, 0, 1})
     ->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -97,6 +97,9 @@ if ((!dumps_only)); then
   # No description trailer: sections are decoded from a schema dump; vmxnet3, megasas.
   stream q35-7.2-novmdesc-running1s --run 1 -- -machine pc-q35-7.2,suppress-vmdesc=on "${C[@]}" -m 32 -vga std \
     "${N[@]}" -device vmxnet3,netdev=n0,mac=52:54:00:ab:cd:06 -device megasas
+  # virtio-iommu on Q35: its own state is GTrees and a QLIST inside the "virtio" VMStateInfo.
+  stream q35-7.2-virtio-iommu-paused -- -machine pc-q35-7.2 "${C[@]}" -m 32 -vga none \
+    -device virtio-iommu-pci
   # 4 MiB of pseudo-random guest RAM: full pages rather than zero pages.
   stream i440fx-7.2-random-ram-4m-paused --ram-random 4 -- -machine pc-i440fx-7.2 "${C[@]}" -m 4 -vga none
 fi

@@ -39,6 +39,11 @@ struct RamSendOptions {
   Compression compression = Compression::none;  // only what the peers agreed on
   int compression_level = 1;                    // zstd level; lz4 ignores it
   bool zero_elision = true;      // all-zero pages travel as an entry, no payload
+  // A CRC32C of every page (SessionSettings::checksums, negotiated as
+  // checksum.crc32c). Off, record headers and page tables keep their CRC but
+  // page bytes are not checked: about a quarter of the throughput on a busy
+  // two-core machine (docs/memory-transfer.md).
+  bool page_checksums = true;
   std::uint64_t bandwidth_limit = 0;  // bytes/s on the wire, all channels; 0 = no cap
   std::uint32_t batch_bytes = 1u << 20;  // page bytes per record (one writev each)
   // Set from any thread to stop: the sender aborts its channels and its calls
@@ -76,7 +81,7 @@ class RamSender {
  public:
   // Channels and regions must outlive the sender. The tracker is started by
   // the first send_round() (so writes during the first pass are caught) and
-  // stopped by send_final() or the destructor.
+  // stopped by stop_tracking(), a failed round, or the destructor.
   RamSender(const RegionSet& regions, DirtyTracker& tracker, std::vector<Channel*> channels,
             RamSendOptions options = {});
   ~RamSender();
@@ -93,8 +98,11 @@ class RamSender {
   // Round 0 sends every page; later rounds send the pages dirtied since.
   [[nodiscard]] Result<RamRoundStats> send_round();
   // Stop-and-copy: the program has stopped writing; sends what is still
-  // dirty and marks the stream final. No round may follow.
+  // dirty and marks the stream final. No round may follow. The tracker is
+  // left running (ending it can take tens of ms per GiB): call
+  // stop_tracking() once the destination runs, or let the destructor do it.
   [[nodiscard]] Result<RamRoundStats> send_final();
+  void stop_tracking() noexcept;
 
   // From any thread: stops the transfer now (channels aborted).
   void cancel() noexcept;

@@ -6,7 +6,9 @@
 //   0  u32 magic      "SWPG"
 //   4  u8  kind       1 pages, 2 zero pages, 3 end of round
 //   5  u8  flags      bits 0-1 compression of the payload (0 none, 1 zstd,
-//                     2 lz4); bit 2 final round (end of round only)
+//                     2 lz4); bit 2 final round (every record of it); bit 3
+//                     the table's page CRCs are 0, not computed (checksums
+//                     not negotiated)
 //   6  u16 region     region id (registration order)
 //   8  u32 count      table entries (0 for end of round)
 //   12 u32 payload    bytes after the table (count * page size when raw)
@@ -36,6 +38,7 @@ inline constexpr std::uint32_t kMaxZeroEntries = 1024;
 enum class PageRecord : std::uint8_t { pages = 1, zero_pages = 2, end_of_round = 3 };
 inline constexpr std::uint8_t kFlagCompressionMask = 0x03;
 inline constexpr std::uint8_t kFlagFinal = 0x04;
+inline constexpr std::uint8_t kFlagNoPageCrc = 0x08;
 
 struct PageHeader {
   PageRecord kind = PageRecord::pages;

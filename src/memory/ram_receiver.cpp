@@ -139,6 +139,8 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
     const std::uint32_t want_crc = load_le32(hdr + 36);
     if (h.round != round)
       return fail(bad(Errc::mismatch, fmt::format("record of round {} while receiving round {}", h.round, round)));
+    if (h.flags & 0xf0)
+      return fail(bad(Errc::unsupported, fmt::format("unknown record flags {:#04x}", h.flags)));
     const bool final = (h.flags & kFlagFinal) != 0;
     if (h.kind == PageRecord::end_of_round) {
       if (h.count != 0 || h.payload != 0 || header_crc(hdr, nullptr, 0) != want_crc)
@@ -247,8 +249,9 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
                                fmt::format("payload decodes to {} bytes, {} pages need {}", got, h.count, raw)));
       for (std::uint32_t i = 0; i < h.count; ++i) ptrs.push_back(unpacked.data() + std::size_t{i} * reg.page_size);
     }
-    crcs.resize(h.count);
-    crc_pages(ptrs.data(), h.count, reg.page_size, crcs.data());
+    const bool check = (h.flags & kFlagNoPageCrc) == 0;
+    crcs.assign(h.count, 0);
+    if (check) crc_pages(ptrs.data(), h.count, reg.page_size, crcs.data());
     for (std::uint32_t i = 0; i < h.count; ++i) {
       const std::uint32_t page = table[i].index;
       if (crcs[i] != table[i].crc) {

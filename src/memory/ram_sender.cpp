@@ -176,6 +176,7 @@ class BatchWriter {
     PageHeader h;
     h.kind = PageRecord::pages;
     h.flags = final_ ? kFlagFinal : 0;
+    if (!s_.opt.page_checksums) h.flags |= kFlagNoPageCrc;
     h.region = static_cast<std::uint16_t>(region_);
     h.count = n;
     h.round = round_;
@@ -190,8 +191,8 @@ class BatchWriter {
         std::memcpy(gather_.data() + std::size_t{i} * page_size_, data_ptr_[i], page_size_);
       SW_TRY(packed, compress(raw));
       for (std::uint32_t i = 0; i < n; ++i) copy_ptr_.push_back(gather_.data() + std::size_t{i} * page_size_);
-      crcs_.resize(n);
-      crc_pages(copy_ptr_.data(), n, page_size_, crcs_.data());
+      crcs_.assign(n, 0);
+      if (s_.opt.page_checksums) crc_pages(copy_ptr_.data(), n, page_size_, crcs_.data());
       copy_ptr_.clear();
       if (packed < raw) {
         compressed = true;
@@ -200,8 +201,8 @@ class BatchWriter {
         parts_.emplace_back(packed_.data(), packed);
       }
     } else {
-      crcs_.resize(n);
-      crc_pages(data_ptr_.data(), n, page_size_, crcs_.data());
+      crcs_.assign(n, 0);
+      if (s_.opt.page_checksums) crc_pages(data_ptr_.data(), n, page_size_, crcs_.data());
     }
     if (!compressed) {
       h.payload = static_cast<std::uint32_t>(raw);
@@ -474,11 +475,17 @@ Result<RamRoundStats> RamSender::send_final() {
     SW_TRY(d, s.tracker.collect());
     set = std::move(s.pending);
     set.merge(d);
-    s.tracker.stop();
   }
-  s.started = false;
   s.finished = true;
+  // The tracker stays on: lifting write protection walks every page of every
+  // region (tens of ms per GiB for uffd-wp) and must not lengthen the stop.
+  // stop_tracking() or the destructor does it after the switchover.
   return s.run_round(set, true);
+}
+
+void RamSender::stop_tracking() noexcept {
+  if (impl_->started) impl_->tracker.stop();
+  impl_->started = false;
 }
 
 void RamSender::cancel() noexcept {

@@ -340,7 +340,10 @@ std::uint64_t vmstate_wire_size(const Value& v) noexcept {
         } else if constexpr (std::is_same_v<T, std::string>) {
           return 4 + x.size();
         } else if constexpr (std::is_same_v<T, Array>) {
-          std::uint64_t n = x.layout == ArrayLayout::marker_list ? 1 + x.items.size() : 0;
+          // Lists: a marker per item and the end marker; GTrees also a be32 count.
+          std::uint64_t n = x.layout == ArrayLayout::marker_list ? 1 + x.items.size()
+                            : x.layout == ArrayLayout::gtree    ? 5 + x.items.size()
+                                                                : 0;
           for (const auto& i : x.items) n += vmstate_wire_size(i);
           return n;
         } else {

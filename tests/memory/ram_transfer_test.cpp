@@ -479,3 +479,37 @@ TEST(RamTransfer, CommitByMovingStagingPagesKeepsPagesThatBecameZero) {
 
 }  // namespace
 }  // namespace statewire
+
+namespace statewire {
+namespace {
+
+TEST_F(RamDamage, WithoutPageChecksumsPagesArriveButHeadersAreStillChecked) {
+  auto capture = [&](bool crc) {
+    return Tap::capture([&](Channel& ch) {
+      ProgramDirtyTracker tracker;
+      RamSender tx(src_regions_, tracker, {&ch}, {.page_checksums = crc});
+      ASSERT_TRUE(tx.send_final());
+    }).bytes;
+  };
+  auto bytes = capture(false);
+  EXPECT_EQ(bytes.size(), capture(true).size());
+  {
+    Replay r(bytes);
+    RamReceiver rx(dst_regions_, {&r.end});
+    ASSERT_TRUE(rx.receive_all());
+    ASSERT_TRUE(rx.commit());
+    EXPECT_TRUE(src_.same_as(dst_));
+  }
+  std::memset(dst_.data(), 0xcc, dst_.size());
+  auto damaged = bytes;
+  damaged[40 + 3] ^= 1;  // a page index in the table
+  Replay r(damaged);
+  RamReceiver rx(dst_regions_, {&r.end});
+  auto got = rx.receive_all();
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message.find("fails its CRC"), std::string::npos);
+  EXPECT_TRUE(dst_untouched());
+}
+
+}  // namespace
+}  // namespace statewire
