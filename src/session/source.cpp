@@ -120,6 +120,8 @@ class SourceRun {
     for (auto& d : data_) chans.push_back(&d);
     RamSendOptions ro;
     ro.compression = summary_.settings.compression;
+    // Page CRCs when both agreed on checksums (headers and tables always have theirs).
+    ro.page_checksums = summary_.settings.checksums;
     ro.bandwidth_limit = mem_.bandwidth_limit;
     ro.cancel = opt_.cancel;
     sender_ = std::make_unique<RamSender>(*mem_.regions, *mem_.tracker, chans, ro);
@@ -194,6 +196,8 @@ class SourceRun {
     SW_TRY(ack, expect(Msg::applied));
     summary_.downtime_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    // The destination runs the program now: the writes we tracked no longer matter.
+    if (sender_) sender_->stop_tracking();
     SW_TRY(applied, detail::decode_verdict(ack.payload));
     summary_.answer = applied.text;
     if (applied.ok != 2) summary_.devices_verified = applied.ok == 1;
