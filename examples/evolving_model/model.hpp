@@ -31,6 +31,7 @@
 #include "statewire/schema_catalog.hpp"
 #include "statewire/transform.hpp"
 #include "statewire/value.hpp"
+#include "statewire/vmstate_body.hpp"
 
 namespace evolving_model {
 
@@ -78,6 +79,14 @@ inline constexpr std::uint32_t kVersions = 4;
 const Build& build(std::uint32_t version);  // 1..kVersions
 // Every transform between the releases, both directions.
 const statewire::TransformSet& transforms();
+
+// A release saves at its own current version, which may be newer than the
+// one the state arrived in (it reads older versions natively). To compare
+// what arrived with what the release then holds, `planned` is carried on
+// through the transforms to the versions of `saved` (unchanged if it cannot be).
+statewire::StateStream at_versions_of(const statewire::StateStream& planned,
+                                      const statewire::StateStream& saved, const Build& b,
+                                      const statewire::TestResolver& tests);
 
 namespace detail {
 
