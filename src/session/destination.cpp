@@ -137,11 +137,7 @@ class DestinationRun {
     if (auto r = receiver_->prepare(); !r) return refuse(std::move(r.error()));
     receiver_thread_ = std::thread([this] {
       auto r = receiver_->receive_all();
-      if (!r) {
-        receiver_error_ = std::move(r.error());
-      } else {
-        for (const auto& round : *r) received_bytes_ += round.wire_bytes;
-      }
+      if (!r) receiver_error_ = std::move(r.error());
       receiver_done_.store(true, std::memory_order_release);
     });
     return {};
@@ -244,7 +240,6 @@ class DestinationRun {
       if (!pending) return {};
       Section s = std::move(*pending);
       pending.reset();
-      received_sections_.push_back(s.name + "/" + std::to_string(s.instance_id));
       if (verdict_.needs_planner) {
         planned_.sections.push_back(std::move(s));
         return {};
@@ -518,11 +513,9 @@ class DestinationRun {
   std::thread receiver_thread_;
   std::atomic<bool> receiver_done_{false};
   std::optional<Error> receiver_error_;
-  std::uint64_t received_bytes_ = 0;
   std::optional<LoadTransaction> txn_;
   StateStream planned_;
   std::size_t plan_steps_ = 0;
-  std::vector<std::string> received_sections_;
   detail::CompleteReport complete_;
   std::uint32_t device_crc_ = 0;
   bool refused_ = false;
