@@ -17,6 +17,7 @@
 #include <random>
 #include <thread>
 
+#include "memory/page_wire.hpp"
 #include "statewire/channel.hpp"
 #include "statewire/ram_transfer.hpp"
 
@@ -156,6 +157,22 @@ void BM_RamTransfer(benchmark::State& state) {
   state.counters["commit_ms"] = 1e3 * commit_seconds / static_cast<double>(state.iterations());
   state.counters["wire_ratio"] = static_cast<double>(wire) / static_cast<double>(state.iterations() * n);
 }
+
+// The per-page CRC32C both ends compute, over the 1 GiB source (from memory,
+// as in a transfer), four pages interleaved.
+void BM_PageCrc(benchmark::State& state) {
+  const std::size_t n = bench_bytes();
+  std::uint8_t* src = source();
+  std::vector<const std::uint8_t*> ptrs;
+  for (std::size_t at = 0; at < n; at += 4096) ptrs.push_back(src + at);
+  std::vector<std::uint32_t> out(ptrs.size());
+  for (auto _ : state) {
+    statewire::detail::crc_pages(ptrs.data(), ptrs.size(), 4096, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+BENCHMARK(BM_PageCrc)->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_PlainSocketCopy)->ArgName("streams")->Arg(1)->Arg(2)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 // channels, compression (0 none, 1 zstd, 2 lz4), commit by moving staging
