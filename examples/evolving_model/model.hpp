@@ -18,6 +18,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +41,18 @@ enum class Workload : std::uint8_t {
   busy,  // prescaler 4, TSO on, a filter table in use
 };
 
+// A VM of one build, alive, its devices registered: what a live migration
+// moves (`statewire migrate --model evolving`). The registry points into the
+// instance's VM, so the instance stays where it is (held by unique_ptr).
+class Instance {
+ public:
+  virtual ~Instance() = default;
+  statewire::Registry& registry() { return registry_; }
+
+ protected:
+  statewire::Registry registry_;
+};
+
 struct Build {
   std::uint32_t version = 0;
   statewire::MachineSet machines;   // newest first; `demo` (unversioned) first of all
@@ -54,6 +68,11 @@ struct Build {
   // How this build decides its test-gated fields on `machine` (from the
   // machine type's compat properties), for the planner's validation.
   std::function<statewire::TestResolver(std::string_view machine)> tests;
+  // A VM of this build on `machine`, running `w` (a source), or fresh
+  // (nullopt: a destination waiting for the state).
+  std::function<statewire::Result<std::unique_ptr<Instance>>(std::string_view machine,
+                                                             std::optional<Workload> w)>
+      instantiate;
 };
 
 inline constexpr std::uint32_t kVersions = 4;
@@ -70,6 +89,20 @@ statewire::StateStream at_versions_of(const statewire::StateStream& planned,
                                       const statewire::TestResolver& tests);
 
 namespace detail {
+
+// An Instance holding one release's Vm; `make(vm)` registers its devices.
+template <class Vm>
+class LiveVm final : public Instance {
+ public:
+  Vm vm;
+  template <class Register>
+  statewire::Result<void> register_devices(Register make) {
+    auto r = make(vm);
+    if (!r) return statewire::fail(std::move(r.error()));
+    registry_ = std::move(*r);
+    return {};
+  }
+};
 
 // Index of a machine type in a build's list, or an error naming it.
 statewire::Result<std::size_t> machine_index(const statewire::MachineSet& m, std::string_view name,
