@@ -28,6 +28,7 @@ void register_commands(CLI::App& app) {
   register_diff(app);
   register_report(app);
   register_plan(app);
+  register_migrate(app);
   register_demo(app);
 }
 

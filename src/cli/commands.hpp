@@ -24,6 +24,7 @@ void register_show(CLI::App& app);  // show and set
 void register_diff(CLI::App& app);
 void register_report(CLI::App& app);
 void register_plan(CLI::App& app);
+void register_migrate(CLI::App& app);
 
 // An existing file, or "-" for standard input (streams: see MappedFile::open).
 inline const CLI::Validator kInputFile =
