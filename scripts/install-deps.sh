@@ -2,7 +2,8 @@
 # Installs what statewire needs on Debian 12 (apt-get; sudo when not root).
 # Usage: scripts/install-deps.sh [--with-tests] [--with-qemu] [--with-fuzz]
 #   (none)        the library and the statewire tool
-#   --with-tests  + GoogleTest, Google Benchmark, cereal, zstd, iproute2 (netns migration test)
+#   --with-tests  + GoogleTest, Google Benchmark, cereal, zstd, iproute2 (netns migration test),
+#                 chromium (the report_browser test loads HTML reports headless)
 #   --with-qemu   + the tests' and benchmarks' needs and a real QEMU (integration tests)
 #   --with-fuzz   + the tests' needs, clang and its libFuzzer runtime (scripts/fuzz-ci.sh)
 set -euo pipefail
@@ -18,7 +19,7 @@ for a in "$@"; do
     *) echo "install-deps: unknown option $a" >&2; exit 2 ;;
   esac
 done
-((tests)) && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev zstd python3 iproute2)
+((tests)) && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev zstd python3 iproute2 chromium)
 ((qemu)) && pkgs+=(qemu-system-x86 hyperfine time)
 ((fuzz)) && pkgs+=(clang libclang-rt-dev)
 missing=()

@@ -7,11 +7,14 @@
 // wire, so a rename at the same size and position is no break while a field
 // appended at the end, a `_V` field inside a nested struct or a raised
 // minimum version are. With a MachineSet it also says which machine types
-// migrate across the two builds. It reads schemas only; it never looks at a
-// stream. Rendering (text, JSON) lives beside it; docs/check.md lists the rules.
+// migrate across the two builds. It reads schemas; what a stream showed
+// (SentContent, gathered by the caller) narrows it to one VM and supplies the
+// array lengths a QEMU 7.2 dump leaves out. Rendering (text, JSON) lives
+// beside it; docs/check.md lists the rules.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -93,7 +96,15 @@ struct SentContent {
   std::set<std::string, std::less<>> sections;     // idstrs and each '/' suffix of them
   std::set<std::string, std::less<>> subsections;  // names of subsections sent, anywhere
   std::set<std::string, std::less<>> undecoded;    // sections whose subsections are unknown
+  // Array lengths the stream shows (its trailer, or a description that knows
+  // them), by vmsd name, then field path as check prints it
+  // ("core.eitr_intr_pending", "[e1000e/intr].field"); 0 when instances
+  // disagree (a run-time length). The stream is the old build's: where the old
+  // dump records no count (QEMU 7.2 shows an array as one element), these are used.
+  std::map<std::string, std::map<std::string, std::uint32_t>, std::less<>> counts;
 };
+// Fills SentContent::counts from a decoded stream section body.
+void collect_counts(const Struct& body, const std::string& vmsd_name, SentContent& out);
 
 // A (source build, machine type) -> (destination build, same machine type) pair.
 struct MachinePair {
@@ -121,6 +132,7 @@ struct CheckReport {
   std::vector<DeviceVerdict> devices;  // device types with findings, in findings order
   std::size_t merged = 0;              // duplicate findings folded into others
   std::size_t filtered = 0;            // findings left out by `sent`
+  std::size_t stream_counts = 0;       // old-dump array lengths taken from `sent`
 
   std::size_t count(Severity s) const noexcept;
   bool breaking() const noexcept { return count(Severity::error) > 0; }

@@ -36,4 +36,16 @@ struct ValueRef {
 // refuses values that do not fit the field's width, naming it.
 [[nodiscard]] Result<void> set_scalar(Value& v, std::string_view text);
 
+// Any value a path can name, from text; nothing changes unless all of it fits:
+//   integers and bools  as set_scalar;
+//   blobs (buffers)     hex of exactly the field's size ("0x0102...", "52:54:00:12:34:56",
+//                       "01 02 ..."); up to 8 bytes also a number, as set_scalar;
+//   strings             the text, or "..." with \\, \" and \xNN escapes;
+//   doubles             decimal (or C hex float);
+//   arrays              "[a, b, ...]" with exactly the array's length (elements by these
+//                       same rules, nested arrays in brackets); arrays of bytes also hex;
+//   structs, NULLs      refused (set members one by one).
+// Errors name the element ("element [3]: 300 does not fit u8").
+[[nodiscard]] Result<void> set_value(Value& v, std::string_view text);
+
 }  // namespace statewire

@@ -78,7 +78,13 @@ void compare_fields(const Description& o, const Description& n, const Scope& s, 
 void compare_subsections(const Description& o, const Description& n, const Scope& s, Sink& sink);
 // Fields then subsections of a section-like description (top level or subsection).
 void compare_body(const Description& o, const Description& n, const Scope& s, Sink& sink);
-void compare_devices(const SchemaSet& o, const SchemaSet& n, Sink& sink, std::size_t& compared);
+// `old_counts`/`new_counts`: whether each dump as written records element
+// counts (records_counts), decided before any were filled in from a stream.
+void compare_devices(const SchemaSet& o, const SchemaSet& n, Sink& sink, std::size_t& compared,
+                     bool old_counts, bool new_counts);
+// `old` with the array lengths `sent` shows where it records none; `applied`
+// counts the fields changed.
+SchemaSet apply_stream_counts(const SchemaSet& old, const SentContent& sent, std::size_t& applied);
 // True when some field carries a count ("num", statewire's typed export).
 bool records_counts(const SchemaSet& s) noexcept;
 

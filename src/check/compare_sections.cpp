@@ -122,8 +122,9 @@ bool records_counts(const SchemaSet& s) noexcept {
   return false;
 }
 
-void compare_devices(const SchemaSet& os, const SchemaSet& ns, Sink& sink, std::size_t& compared) {
-  const Counts counts{records_counts(os), records_counts(ns)};
+void compare_devices(const SchemaSet& os, const SchemaSet& ns, Sink& sink, std::size_t& compared,
+                     bool old_counts, bool new_counts) {
+  const Counts counts{old_counts, new_counts};
   std::unordered_map<std::string_view, std::size_t> new_index;
   new_index.reserve(ns.devices.size());
   for (std::size_t j = 0; j < ns.devices.size(); ++j) new_index.emplace(ns.devices[j].key, j);

@@ -30,7 +30,8 @@ std::string render_check_json(const CheckReport& r) {
                          {"info", r.count(Severity::info)},
                          {"breaking", r.breaking()},
                          {"merged", r.merged},
-                         {"filtered", r.filtered}};
+                         {"filtered", r.filtered},
+                         {"stream_counts", r.stream_counts}};
   Json devices = Json::array();
   for (const auto& d : r.devices)
     devices.push_back(Json{{"device", d.device},

@@ -39,11 +39,16 @@ std::string render_check_text(const CheckReport& r, const RenderOptions& opt) {
                  r.count(Severity::error), r.count(Severity::warning), r.count(Severity::info),
                  r.devices_compared, r.old_machine.value_or("-"), r.new_machine.value_or("-"),
                  direction_name(r.direction));
-  if (r.merged || r.filtered)
-    fmt::format_to(std::back_inserter(out), "({} duplicate finding(s) merged{})\n", r.merged,
+  if (r.merged || r.filtered || r.stream_counts)
+    fmt::format_to(std::back_inserter(out), "({} duplicate finding(s) merged{}{})\n", r.merged,
                    r.filtered ? fmt::format(", {} about content the stream does not send left out",
                                             r.filtered)
-                              : std::string());
+                              : std::string(),
+                   r.stream_counts
+                       ? fmt::format(", {} array length(s) the old dump does not record taken "
+                                     "from the stream",
+                                     r.stream_counts)
+                       : std::string());
   // The verdicts at a glance, before the details.
   std::vector<const DeviceVerdict*> rows;
   for (const auto& d : r.devices)

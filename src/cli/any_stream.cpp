@@ -10,7 +10,11 @@ namespace statewire::cli {
 
 Result<InputStream> read_any_stream(const std::string& path, const qemu::QemuDecodeOptions& qemu) {
   SW_TRY(file, MappedFile::open(path));
-  ByteSpan b = file.bytes();
+  return decode_any_stream(file.bytes(), path, qemu);
+}
+
+Result<InputStream> decode_any_stream(ByteSpan b, const std::string& path,
+                                      const qemu::QemuDecodeOptions& qemu) {
   if (b.size() >= 4 && std::memcmp(b.data(), "QEVM", 4) == 0) {
     auto s = qemu::decode_qemu_stream(b, qemu);
     if (!s) return Unexpected(std::move(s.error().in_section(path)));

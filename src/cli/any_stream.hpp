@@ -20,5 +20,8 @@ struct InputStream {
 // sections are explained (schema sources).
 [[nodiscard]] Result<InputStream> read_any_stream(const std::string& path,
                                                   const qemu::QemuDecodeOptions& qemu);
+// The same from bytes already read (`name` is the input's, for errors).
+[[nodiscard]] Result<InputStream> decode_any_stream(ByteSpan bytes, const std::string& name,
+                                                    const qemu::QemuDecodeOptions& qemu);
 
 }  // namespace statewire::cli

@@ -65,6 +65,12 @@ SentContent sent_content(const StateStream& stream) {
       p = slash + 1;
     }
     collect_subsections(sec.body, out);
+    // Array lengths: from bodies a trailer or a description explained (a
+    // body decoded by a QEMU 7.2 dump shows arrays as one element, no count).
+    if (!opaque) {
+      const auto slash = sec.name.rfind('/');
+      collect_counts(sec.body, slash == std::string::npos ? sec.name : sec.name.substr(slash + 1), out);
+    }
   }
   return out;
 }

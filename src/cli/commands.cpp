@@ -26,6 +26,7 @@ void register_commands(CLI::App& app) {
   register_convert(app);
   register_show(app);
   register_diff(app);
+  register_report(app);
   register_plan(app);
   register_migrate(app);
   register_demo(app);

@@ -22,6 +22,7 @@ void register_analyze(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_show(CLI::App& app);  // show and set
 void register_diff(CLI::App& app);
+void register_report(CLI::App& app);
 void register_plan(CLI::App& app);
 void register_migrate(CLI::App& app);
 

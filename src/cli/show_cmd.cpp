@@ -77,6 +77,17 @@ void run_show(const ShowArgs& args) {
   fmt::print("{}", out);
 }
 
+// A value as `set` reports its edits: arrays element by element (the first 16).
+std::string edit_text(const Value& v) {
+  const Array* a = v.get_if<Array>();
+  if (!a) return value_text(v);
+  std::string out = "[";
+  for (std::size_t i = 0; i < a->items.size() && i < 16; ++i)
+    out += (i ? ", " : "") + edit_text(a->items[i]);
+  if (a->items.size() > 16) out += fmt::format(", ... ({} elements)", a->items.size());
+  return out + "]";
+}
+
 struct SetArgs {
   std::string in, out, to;
   std::vector<std::string> assignments;
@@ -106,15 +117,15 @@ void run_set(const SetArgs& args) {
       e.field_path = path;
       return report(e);
     }
-    const std::string before = value_text(*ref->value);
-    if (auto r = set_scalar(*ref->value, text); !r) {
+    const std::string before = edit_text(*ref->value);
+    if (auto r = set_value(*ref->value, text); !r) {
       Error e = r.error();
       e.section = ref->section;
       e.field_path = ref->path;
       return report(e);
     }
     done.push_back(fmt::format("{} {}: {} -> {}", ref->section, ref->path, before,
-                               value_text(*ref->value)));
+                               edit_text(*ref->value)));
   }
   const std::string format = args.to.empty() ? in->format : args.to;
   auto codec = make_codec(format);
@@ -150,6 +161,8 @@ void register_show(CLI::App& app) {
   set->add_option("out", sargs->out, "Where to write; - is standard output")->required();
   set->add_option("assignments", sargs->assignments,
                   "PATH=VALUE: decimal, 0x hex, negative for signed fields, true/false for bools; "
+                  "buffers as hex bytes of the field's size (0x0102..., 52:54:00:12:34:56); "
+                  "strings as text or \"...\"; whole arrays as [a, b, ...] of their length; "
                   "checked against the field's width")
       ->required();
   set->add_option("--to", sargs->to, "Output format (default: the input's)")

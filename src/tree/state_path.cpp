@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <vector>
@@ -277,6 +279,193 @@ Result<void> set_scalar(Value& v, std::string_view text) {
     default:
       return fail(Errc::unsupported,
                   fmt::format("cannot set a {} from text", kind_name(v.kind())));
+  }
+}
+
+}  // namespace statewire
+
+namespace statewire {
+
+namespace {
+
+std::string_view trim(std::string_view t) {
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  return t;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "0x0102ab", "01 02 ab", "52:54:00:12:34:56": bytes in the order written.
+std::optional<std::vector<std::uint8_t>> parse_hex_bytes(std::string_view t) {
+  t = trim(t);
+  if (t.size() >= 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) t.remove_prefix(2);
+  std::vector<std::uint8_t> out;
+  int high = -1;
+  for (char c : t) {
+    if (c == ' ' || c == ':' || c == '-' || c == '_') {
+      if (high >= 0) return std::nullopt;  // a separator inside a byte
+      continue;
+    }
+    const int d = hex_digit(c);
+    if (d < 0) return std::nullopt;
+    if (high < 0) {
+      high = d;
+    } else {
+      out.push_back(static_cast<std::uint8_t>(high * 16 + d));
+      high = -1;
+    }
+  }
+  if (high >= 0 || out.empty()) return std::nullopt;
+  return out;
+}
+
+// A string value: as typed, or in double quotes with \\, \" and \xNN
+// escapes (what `show` prints for bytes that are not printable).
+Result<std::string> parse_string(std::string_view t) {
+  if (t.size() < 2 || t.front() != '"' || t.back() != '"') return std::string(t);
+  t = t.substr(1, t.size() - 2);
+  std::string out;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i] != '\\') {
+      out += t[i];
+      continue;
+    }
+    if (i + 1 >= t.size()) return fail(Errc::invalid_value, "a string ends in a lone backslash");
+    const char e = t[++i];
+    if (e == '\\' || e == '"') {
+      out += e;
+    } else if (e == 'x' && i + 2 < t.size() && hex_digit(t[i + 1]) >= 0 && hex_digit(t[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit(t[i + 1]) * 16 + hex_digit(t[i + 2]));
+      i += 2;
+    } else {
+      return fail(Errc::invalid_value, fmt::format("unknown escape \\{} in a string", e));
+    }
+  }
+  return out;
+}
+
+// "[a, b, [c, d]]" -> "a", "b", "[c, d]": split at top-level commas,
+// brackets and quoted strings kept whole.
+Result<std::vector<std::string_view>> split_list(std::string_view t) {
+  t = trim(t);
+  if (t.size() < 2 || t.front() != '[' || t.back() != ']')
+    return fail(Errc::invalid_value, "an array takes [a, b, ...] (or hex bytes for an array of u8)");
+  t = t.substr(1, t.size() - 2);
+  std::vector<std::string_view> out;
+  if (trim(t).empty()) return out;
+  int depth = 0;
+  bool quoted = false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    if (quoted) {
+      if (c == '\\') ++i;
+      else if (c == '"') quoted = false;
+      continue;
+    }
+    if (c == '"') quoted = true;
+    else if (c == '[') ++depth;
+    else if (c == ']' && --depth < 0) return fail(Errc::invalid_value, "unbalanced ] in an array");
+    else if (c == ',' && depth == 0) {
+      out.push_back(trim(t.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (depth != 0 || quoted) return fail(Errc::invalid_value, "unbalanced [ or \" in an array");
+  out.push_back(trim(t.substr(start)));
+  return out;
+}
+
+bool is_byte(const Value& v) {
+  if (v.kind() == ValueKind::u8) return true;
+  const Blob* b = v.get_if<Blob>();
+  return b && b->bytes.size() == 1;
+}
+
+Result<void> set_array(Array& a, std::string_view text) {
+  const std::size_t n = a.items.size();
+  std::vector<std::string> parts;
+  const std::string_view t = trim(text);
+  if (!t.empty() && t.front() != '[' && !a.items.empty() &&
+      std::all_of(a.items.begin(), a.items.end(), is_byte)) {
+    // An array of bytes from hex, like a buffer.
+    auto bytes = parse_hex_bytes(t);
+    if (!bytes)
+      return fail(Errc::invalid_value,
+                  fmt::format("\"{}\" is neither [a, b, ...] nor hex bytes", text));
+    for (std::uint8_t b : *bytes) parts.push_back(fmt::format("{}", b));
+  } else {
+    SW_TRY(list, split_list(t));
+    for (auto p : list) parts.emplace_back(p);
+  }
+  if (parts.size() != n)
+    return fail(Errc::invalid_value,
+                fmt::format("the array has {} element{}, the value gives {} (set keeps an array's "
+                            "length: the stream's description fixes it)",
+                            n, n == 1 ? "" : "s", parts.size()));
+  // All elements or none.
+  Array copy = a;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (auto r = set_value(copy.items[i], parts[i]); !r) {
+      Error e = r.error();
+      e.message = fmt::format("element [{}]: {}", i, e.message);
+      return Unexpected(std::move(e));
+    }
+  }
+  a = std::move(copy);
+  return {};
+}
+
+}  // namespace
+
+Result<void> set_value(Value& v, std::string_view text) {
+  switch (v.kind()) {
+    case ValueKind::array: return set_array(*v.get_if<Array>(), text);
+    case ValueKind::string: {
+      SW_TRY(s, parse_string(text));
+      if (s.size() > 0xffffffffu) return fail(Errc::limit_exceeded, "a string over 4 GiB");
+      v = Value(std::move(s));
+      return {};
+    }
+    case ValueKind::f64: {
+      const std::string t(trim(text));
+      char* end = nullptr;
+      const double d = std::strtod(t.c_str(), &end);
+      if (t.empty() || end != t.c_str() + t.size())
+        return fail(Errc::invalid_value, fmt::format("\"{}\" is not a number", text));
+      v = Value(d);
+      return {};
+    }
+    case ValueKind::blob: {
+      auto& bytes = v.get_if<Blob>()->bytes;
+      const std::size_t w = bytes.size();
+      // Up to 8 bytes a number fits (big-endian, as QEMU writes integers);
+      // any size takes its bytes in hex.
+      if (w > 0 && w <= 8 && parse_number(text)) return set_scalar(v, text);
+      auto hex = parse_hex_bytes(text);
+      if (!hex)
+        return fail(Errc::invalid_value,
+                    fmt::format("the field is {} bytes of data: give them in hex (0x0102..., "
+                                "01:02:..., \"01 02 ...\"){}",
+                                w, w <= 8 ? " or as a number" : ""));
+      if (hex->size() != w)
+        return fail(Errc::invalid_value,
+                    fmt::format("the field is {} byte{}, the value gives {}", w, w == 1 ? "" : "s",
+                                hex->size()));
+      bytes = std::move(*hex);
+      return {};
+    }
+    case ValueKind::structure:
+      return fail(Errc::unsupported, "the path names a struct: set its members one by one");
+    case ValueKind::null:
+      return fail(Errc::unsupported, "the path names a NULL pointer element, which holds no value");
+    default: return set_scalar(v, text);
   }
 }
 
