@@ -119,8 +119,13 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     qemu::QemuStreamReader reader(*this, dopt);
     auto r = reader.run(*this);
     if (!r) {
-      if (!(rewriting_ && eof_offset_ && r.error().message == kStopAtEof))
-        return Unexpected(std::move(r.error()));
+      if (!(rewriting_ && eof_offset_ && r.error().message == kStopAtEof)) {
+        Error e = std::move(r.error());
+        if (e.code == Errc::truncated && !eof_offset_)
+          e.message = fmt::format("the source closed the connection after {} bytes, before the "
+                                  "stream's EOF: {}", src_.bytes_read(), e.message);
+        return Unexpected(std::move(e));
+      }
       SW_CHECK(release_held());
     }
     // The rest of the input is forwarded as it comes until the source closes

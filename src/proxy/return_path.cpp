@@ -61,18 +61,21 @@ void ReturnPath::run() {
     if (!n || *n == 0) {
       // The destination closed (or the proxy aborted the channels).
       if (out_.shut) return;
-      if (!n && !done_.load() && out_.error.empty()) out_.error = n.error().to_string();
-      if (opened_.load() || !done_.load()) {
-        if (out_.error.empty())
-          out_.error = done_.load()
-                           ? "the destination closed the connection without answering on the "
-                             "return path (it did not load the state; its log says why)"
-                           : fmt::format("the destination closed the connection after {} bytes "
-                                         "(it refused the stream; its log says why)",
-                                         dst_.bytes_written());
-        // The source must learn it: a closed connection fails its migration.
-        src_.abort();
-      }
+      // Without a return path the destination never writes, and may close
+      // its write side early: that says nothing about the load. A reset
+      // does (it went away), and so does a close on an opened return path.
+      if (!opened_.load() && (n || done_.load())) return;
+      if (!n && !done_.load() && out_.error.empty())
+        out_.error = "the destination went away: " + n.error().to_string();
+      if (out_.error.empty())
+        out_.error = done_.load()
+                         ? "the destination closed the connection without answering on the "
+                           "return path (it did not load the state; its log says why)"
+                         : fmt::format("the destination closed the connection after {} bytes "
+                                       "(it refused the stream or went away; its log says why)",
+                                       dst_.bytes_written());
+      // The source must learn it: a closed connection fails its migration.
+      src_.abort();
       return;
     }
     parse(buf, *n);
