@@ -121,9 +121,9 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     if (!r) {
       if (!(rewriting_ && eof_offset_ && r.error().message == kStopAtEof)) {
         Error e = std::move(r.error());
-        if (e.code == Errc::truncated && !eof_offset_)
+        if (e.code == Errc::truncated)
           e.message = fmt::format("the source closed the connection after {} bytes, before the "
-                                  "stream's EOF: {}", src_.bytes_read(), e.message);
+                                  "stream's end: {}", src_.bytes_read(), e.message);
         return Unexpected(std::move(e));
       }
       SW_CHECK(release_held());
@@ -260,7 +260,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     if (has_next && pending(eof + 1, eof + 2)[0] == static_cast<std::uint8_t>(qemu::RecordType::vmdescription)) {
       SW_TRY(has_len, fill_to(eof + 6, false));
       if (!has_len)
-        return fail(Errc::truncated, fmt::format("the description trailer at offset {} is cut short", eof + 1));
+        return fail(Errc::truncated, fmt::format("the source closed the connection after {} bytes, in the description trailer at offset {}", src_.bytes_read(), eof + 1));
       ByteSpan l = pending(eof + 2, eof + 6);
       const std::uint32_t len = (std::uint32_t(l[0]) << 24) | (std::uint32_t(l[1]) << 16) |
                                 (std::uint32_t(l[2]) << 8) | l[3];
@@ -269,7 +269,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
                     fmt::format("description trailer of {} bytes at offset {}, more than 64 MiB", len, eof + 1));
       SW_TRY(all, fill_to(eof + 6 + len, false));
       if (!all)
-        return fail(Errc::truncated, fmt::format("the description trailer at offset {} is cut short", eof + 1));
+        return fail(Errc::truncated, fmt::format("the source closed the connection after {} bytes, in the description trailer at offset {}", src_.bytes_read(), eof + 1));
       end = eof + 6 + len;
       res_.trailer = true;
     }
@@ -351,6 +351,8 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
   auto r = fwd.run();
   if (r) {
     forward_done = true;
+    // The destination reads the end of the stream; its answer may still come.
+    (void)destination.shutdown_write();
   } else {
     // Neither side may go on: the destination gets a cut stream (never a
     // section the proxy could not make acceptable), the source a closed
