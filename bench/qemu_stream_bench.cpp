@@ -4,6 +4,7 @@
 //   AnalyzeRandomRam     analyze (one streaming pass, RAM counted) over the
 //                        stream holding 4 MiB of random RAM (bytes = stream)
 //   DecodeTree/EncodeTree  the whole stream to a StateStream and back
+//                        (DecodeTree/0: virtio fields as bytes, /1: as trees)
 // Compare with `cat STREAM > /dev/null` and QEMU's analyze-migration.py via
 // bench/compare_analyze.sh (whole processes, hyperfine).
 #include <benchmark/benchmark.h>
@@ -96,16 +97,19 @@ void AnalyzeStateJson(benchmark::State& state) {
 }
 BENCHMARK(AnalyzeStateJson)->Arg(0)->Arg(1)->Arg(2);
 
+// Arg 1: virtio fields decoded into trees (the default); 0: kept as bytes.
 void DecodeTree(benchmark::State& state) {
   Bytes in = load("i440fx-4.2-virtio-running2s.mig");
+  qemu::QemuDecodeOptions opt;
+  opt.custom_infos = state.range(0) != 0;
   for (auto _ : state) {
-    auto r = qemu::decode_qemu_stream(in);
+    auto r = qemu::decode_qemu_stream(in, opt);
     if (!r) return state.SkipWithError(r.error().to_string().c_str());
     benchmark::DoNotOptimize(r);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * in.size()));
 }
-BENCHMARK(DecodeTree);
+BENCHMARK(DecodeTree)->Arg(0)->Arg(1);
 
 void EncodeTree(benchmark::State& state) {
   Bytes in = load("i440fx-4.2-virtio-running2s.mig");

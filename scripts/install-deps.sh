@@ -2,7 +2,7 @@
 # Installs what statewire needs on Debian 12 (apt-get; sudo when not root).
 # Usage: scripts/install-deps.sh [--with-tests] [--with-qemu] [--with-fuzz]
 #   (none)        the library and the statewire tool
-#   --with-tests  + GoogleTest, Google Benchmark, cereal, zstd (unpacks the test corpus)
+#   --with-tests  + GoogleTest, Google Benchmark, cereal, zstd, iproute2 (netns migration test)
 #   --with-qemu   + the tests' and benchmarks' needs and a real QEMU (integration tests)
 #   --with-fuzz   + the tests' needs, clang and its libFuzzer runtime (scripts/fuzz-ci.sh)
 set -euo pipefail
@@ -18,7 +18,7 @@ for a in "$@"; do
     *) echo "install-deps: unknown option $a" >&2; exit 2 ;;
   esac
 done
-((tests)) && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev zstd python3)
+((tests)) && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev zstd python3 iproute2)
 ((qemu)) && pkgs+=(qemu-system-x86 hyperfine time)
 ((fuzz)) && pkgs+=(clang libclang-rt-dev)
 missing=()

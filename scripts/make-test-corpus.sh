@@ -97,6 +97,13 @@ if ((!dumps_only)); then
   # No description trailer: sections are decoded from a schema dump; vmxnet3, megasas.
   stream q35-7.2-novmdesc-running1s --run 1 -- -machine pc-q35-7.2,suppress-vmdesc=on "${C[@]}" -m 32 -vga std \
     "${N[@]}" -device vmxnet3,netdev=n0,mac=52:54:00:ab:cd:06 -device megasas
+  # Devices whose state differs between QEMU 7.2 and 10.2 (built-in repairs in
+  # src/transform/qemu_builtin.cpp): e1000e, the ESP SCSI controller am53c974, pvscsi.
+  stream q35-7.2-e1000e-esp-pvscsi-paused -- -machine pc-q35-7.2 "${C[@]}" -m 32 -vga none \
+    "${N[@]}" -device e1000e,netdev=n0,mac=52:54:00:ab:cd:07 -device am53c974 -device pvscsi
+  # virtio-iommu on Q35: its own state is GTrees and a QLIST inside the "virtio" VMStateInfo.
+  stream q35-7.2-virtio-iommu-paused -- -machine pc-q35-7.2 "${C[@]}" -m 32 -vga none \
+    -device virtio-iommu-pci
   # 4 MiB of pseudo-random guest RAM: full pages rather than zero pages.
   stream i440fx-7.2-random-ram-4m-paused --ram-random 4 -- -machine pc-i440fx-7.2 "${C[@]}" -m 4 -vga none
 fi

@@ -2,12 +2,33 @@
 
 #include <fmt/format.h>
 
+#include "statewire/planner.hpp"
+
 namespace evolving_model {
 
 const Build& build(std::uint32_t version) {
   static const Build builds[kVersions] = {v1::make_build(), v2::make_build(), v3::make_build(),
                                           v4::make_build()};
   return builds[version - 1];
+}
+
+statewire::StateStream at_versions_of(const statewire::StateStream& planned,
+                                      const statewire::StateStream& saved, const Build& b,
+                                      const statewire::TestResolver& tests) {
+  using namespace statewire;
+  SchemaCatalog pinned;
+  for (const auto& sec : saved.sections)
+    if (const Description* d = b.catalog.find(sec)) {
+      auto copy = std::make_shared<Description>(*d);
+      copy->minimum_version_id = sec.version_id;
+      copy->version_id = sec.version_id;
+      pinned.add(std::move(copy));
+    }
+  PlanOptions opt;
+  opt.transforms = &transforms();
+  opt.validate.tests = &tests;
+  MigrationPlan p = plan_migration(planned, pinned, opt);
+  return p.ok() ? std::move(p.result) : planned;
 }
 
 namespace detail {

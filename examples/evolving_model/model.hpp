@@ -18,6 +18,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "statewire/schema_catalog.hpp"
 #include "statewire/transform.hpp"
 #include "statewire/value.hpp"
+#include "statewire/vmstate_body.hpp"
 
 namespace evolving_model {
 
@@ -36,6 +39,18 @@ namespace evolving_model {
 enum class Workload : std::uint8_t {
   idle,  // defaults: prescaler 1, no offload
   busy,  // prescaler 4, TSO on, a filter table in use
+};
+
+// A VM of one build, alive, its devices registered: what a live migration
+// moves (`statewire migrate --model evolving`). The registry points into the
+// instance's VM, so the instance stays where it is (held by unique_ptr).
+class Instance {
+ public:
+  virtual ~Instance() = default;
+  statewire::Registry& registry() { return registry_; }
+
+ protected:
+  statewire::Registry registry_;
 };
 
 struct Build {
@@ -53,6 +68,11 @@ struct Build {
   // How this build decides its test-gated fields on `machine` (from the
   // machine type's compat properties), for the planner's validation.
   std::function<statewire::TestResolver(std::string_view machine)> tests;
+  // A VM of this build on `machine`, running `w` (a source), or fresh
+  // (nullopt: a destination waiting for the state).
+  std::function<statewire::Result<std::unique_ptr<Instance>>(std::string_view machine,
+                                                             std::optional<Workload> w)>
+      instantiate;
 };
 
 inline constexpr std::uint32_t kVersions = 4;
@@ -60,7 +80,29 @@ const Build& build(std::uint32_t version);  // 1..kVersions
 // Every transform between the releases, both directions.
 const statewire::TransformSet& transforms();
 
+// A release saves at its own current version, which may be newer than the
+// one the state arrived in (it reads older versions natively). To compare
+// what arrived with what the release then holds, `planned` is carried on
+// through the transforms to the versions of `saved` (unchanged if it cannot be).
+statewire::StateStream at_versions_of(const statewire::StateStream& planned,
+                                      const statewire::StateStream& saved, const Build& b,
+                                      const statewire::TestResolver& tests);
+
 namespace detail {
+
+// An Instance holding one release's Vm; `make(vm)` registers its devices.
+template <class Vm>
+class LiveVm final : public Instance {
+ public:
+  Vm vm;
+  template <class Register>
+  statewire::Result<void> register_devices(Register make) {
+    auto r = make(vm);
+    if (!r) return statewire::fail(std::move(r.error()));
+    registry_ = std::move(*r);
+    return {};
+  }
+};
 
 // Index of a machine type in a build's list, or an error naming it.
 statewire::Result<std::size_t> machine_index(const statewire::MachineSet& m, std::string_view name,

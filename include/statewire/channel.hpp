@@ -62,6 +62,13 @@ class Channel final : public ByteSource, public ByteSink {
   [[nodiscard]] Result<void> read_exact(std::span<std::uint8_t> dst);
   // All of bytes; a peer that went away is an io_error naming it, never SIGPIPE.
   [[nodiscard]] Result<void> write(ByteSpan bytes) override;
+  // All of the parts in order in as few system calls as the kernel allows
+  // (sendmsg/writev): bulk memory goes out as a record header plus its pages
+  // straight from the program's memory, one call per batch, no copy.
+  [[nodiscard]] Result<void> write_vectored(std::span<const ByteSpan> parts);
+  // Fills every part in order (readv), so pages land where they belong
+  // without a bounce buffer; Errc::truncated when the peer closes first.
+  [[nodiscard]] Result<void> read_exact_vectored(std::span<const std::span<std::uint8_t>> parts);
 
   // Bounds every later wait for input or for room to write; kNoTimeout waits forever.
   void set_timeout(Timeout timeout) { timeout_ = timeout; }

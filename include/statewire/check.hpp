@@ -45,6 +45,16 @@ struct FindingCondition {
   bool breaks_when_sent = true;
 };
 
+// A transform statewire applies (convert --to-schema, plan) that handles a
+// finding on real state: the built-in repairs between QEMU releases, say.
+struct KnownRepair {
+  CheckDirection direction = CheckDirection::forward;  // forward or backward
+  std::string transform;  // its label ("pciespscsi 2->2 (...)")
+  std::string origin;     // "built-in", a rules file
+  std::string op;         // the operation that handles the finding
+  std::string refuses;    // set: the state is refused with this reason when the op finds it
+};
+
 struct Finding {
   std::string device;   // schema device key (QOM type); "" for dump-level findings
   std::string section;  // vmsd name: the section id on the wire
@@ -64,6 +74,8 @@ struct Finding {
   // as tree operations): runs on the source's state for the direction named.
   std::optional<Transform> repair_transform;
   CheckDirection repair_direction = CheckDirection::forward;
+  // Transforms of CheckOptions::transforms that handle this finding.
+  std::vector<KnownRepair> known_repairs;
 };
 
 // The report's opening table: one row per device type with findings.
@@ -95,6 +107,9 @@ struct CheckOptions {
   CheckDirection direction = CheckDirection::both;
   const MachineSet* machines = nullptr;  // optional; evaluated when set
   const SentContent* sent = nullptr;     // optional; judge only what a stream sends
+  // Optional: transforms statewire applies (qemu_builtin_transforms()); each
+  // finding one of them handles lists it (Finding::known_repairs).
+  const TransformSet* transforms = nullptr;
 };
 
 struct CheckReport {

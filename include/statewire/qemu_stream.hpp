@@ -93,6 +93,10 @@ struct QemuDecodeOptions {
   bool decode_devices = true;
   // A decoded body must re-encode to exactly its bytes, else it is kept opaque.
   bool verify_reencode = true;
+  // Fields of a code-defined VMStateInfo statewire knows (qemu_virtio.hpp:
+  // "virtio") are decoded into trees; one it refuses is kept as bytes, and
+  // the section's note says why. false: all such fields are kept as bytes.
+  bool custom_infos = true;
   // RAM block list extras QEMU only sends with some capabilities (postcopy-ram
   // with hugepages: be64 page_size; x-ignore-shared: be64 GPA); the stream
   // cannot say, so the caller does.
@@ -157,6 +161,9 @@ struct SectionSummary {
   bool footer = false;
   SchemaSource source = SchemaSource::opaque;
   std::string note;  // why it is opaque, or which schema entry explained it
+  // Set when a custom field's decoder (QemuDecodeOptions::custom_infos)
+  // refused and the field was kept as bytes: the decoder's error.
+  std::string kept_as_bytes;
 };
 
 // Receives a stream in wire order. Returning an error stops the scan.

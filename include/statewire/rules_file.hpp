@@ -11,7 +11,8 @@
 //   move {path, before}                 width {path, type: "u64"|...}
 //   set-version {subsection, version}   add-subsection {name, version, fields?}
 //   drop-subsection {name}              refuse-subsection {name, reason}
-//   refuse-value {path, value, reason}  split {into, version, fields}
+//   refuse-value {path, value?, reason} (no value: refuse the field if sent)
+//   split {into, version, fields}
 //   merge {from, before?}
 // A value is one tree-JSON member without its name: {"t": "u16", "v": 12}
 // (tree_json.hpp); `fields` lists members as tree JSON does. Compute steps

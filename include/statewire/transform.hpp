@@ -36,7 +36,8 @@ enum class OpKind : std::uint8_t {
   add_subsection,     // path = subsection name, version, value (its body Struct)
   drop_subsection,    // path = subsection name
   refuse_subsection,  // path = subsection name: present is an error saying `reason`
-  refuse_value,       // path must hold `value` (or be absent), else an error saying `reason`
+  refuse_value,       // path must hold `value` as the wire has it (or be absent), else an
+                      // error saying `reason`; `value` null: the field must be absent
   split_section,      // fields (and "[sub]" names) move to new section `name` at `version`
   merge_section,      // section `name` (same instance) merges in before `before`, then goes
   compute_field,      // path = compute(body), inserted before `before` when absent
@@ -47,7 +48,10 @@ std::string_view op_kind_name(OpKind k) noexcept;
 struct TransformOp {
   OpKind kind = OpKind::add_field;
   // A field path in the section body: "divider", "state.divider",
-  // "[nic/offload].tso"; for subsection operations the subsection name.
+  // "[nic/offload].tso". QEMU's flattened names carry dots ("core.timadj"):
+  // each component is the longest run that names a member there. For
+  // subsection operations the subsection name, or a path to one inside a
+  // struct ("esp.[esp/pdma]").
   std::string path;
   std::string name;    // rename: the new name; split/merge: the other section's vmsd name
   std::string before;  // add/move/merge/compute: the member to insert before
@@ -119,6 +123,8 @@ TransformOp add_subsection(std::string name, std::uint32_t version, Struct body)
 TransformOp drop_subsection(std::string name);
 TransformOp refuse_subsection(std::string name, std::string reason);
 TransformOp refuse_value(std::string path, Value allowed, std::string reason);
+// The field must not be sent at all (refuse_value with no value).
+TransformOp refuse_field(std::string path, std::string reason);
 TransformOp split(std::string new_section, std::uint32_t version, std::vector<std::string> fields);
 TransformOp merge(std::string other_section, std::string before = {});
 TransformOp compute(std::string path, std::function<Result<Value>(const Struct&)> f,

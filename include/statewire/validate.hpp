@@ -67,6 +67,12 @@ struct StreamValidation {
                                                const DescriptionLookup& lookup,
                                                const ValidateOptions& opt = {});
 
+// One section of a stream as validate_stream judges it (for converters that
+// check sections as they pass): its problems are appended to `out.problems`,
+// or the reason it was not checked to `out.unchecked`.
+void validate_section(const Section& s, const DescriptionLookup& lookup, const ValidateOptions& opt,
+                      StreamValidation& out);
+
 // Bytes a value takes in the VMState encoding (what encode_value writes).
 std::uint64_t vmstate_wire_size(const Value& v) noexcept;
 

@@ -39,6 +39,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "statewire/cursor.hpp"
 #include "statewire/limits.hpp"
@@ -58,16 +59,34 @@ using TestPredicate =
 using TestResolver = std::map<std::string, TestPredicate, std::less<>>;
 
 // Decides whether element `index` of an array of pointers is NULL on the
-// destination; gets the members decoded so far. nullopt: cannot tell. Keyed by
-// "<description name>.<field name>" (pointer_key()).
+// destination; gets the members decoded so far. nullopt: cannot tell. Looked
+// up first by the instance's path from the body being decoded (or from the
+// subsection it is in): "<root>.<field>", "<root>.one.slots" (a struct or a
+// pointer to one), "<root>.ring[2].slots" (an element of an array of structs
+// or of a list), "<root>.tree[0].value.slots" (a GTree node). Then by
+// "<description name>.<field name>" (pointer_key()), which decides every
+// instance of that description alike.
 using PointerPredicate =
     std::function<std::optional<bool>(const Struct& partial, std::uint64_t index)>;
 using PointerResolver = std::map<std::string, PointerPredicate, std::less<>>;
 std::string pointer_key(std::string_view description, std::string_view field);
 
+// What a custom decoder may read besides the bytes, as QEMU's VMStateInfo
+// get() sees the object being loaded.
+struct CustomContext {
+  const Description& description;  // holding the field
+  std::uint32_t version;           // that body's version
+  const Struct& partial;           // its members decoded so far
+  std::string_view section;        // BodyDecodeOptions::section
+  const Limits& limits;
+  Budget& budget;                  // charge what the decoder builds
+};
+
 // Decodes a `custom` field (a QEMU VMStateInfo whose encoding is code-defined),
-// keyed by Field::info. Returns the value the tree keeps for it.
-using CustomDecoder = std::function<Result<Value>(const Field&, Cursor&)>;
+// keyed by Field::info. Returns the value the tree keeps for it, which must
+// re-encode (encode_value) to the bytes it consumed. Built-in ones for QEMU
+// streams: qemu_virtio.hpp.
+using CustomDecoder = std::function<Result<Value>(const Field&, Cursor&, const CustomContext&)>;
 using CustomDecoders = std::map<std::string, CustomDecoder, std::less<>>;
 
 struct BodyDecodeOptions {
@@ -78,6 +97,9 @@ struct BodyDecodeOptions {
   const TestResolver* tests = nullptr;
   const PointerResolver* pointers = nullptr;
   const CustomDecoders* custom = nullptr;
+  // The section's idstr when known ("0000:00:03.0/virtio-net"): custom
+  // decoders read what QEMU's device path tells, such as a virtio transport.
+  std::string_view section;
 };
 
 // Checks an incoming version against a description's range; the error names

@@ -26,8 +26,8 @@ const std::vector<CapabilityInfo>& known_capabilities() {
       {caps::kChecksumCrc32c, "CRC32C over every framed record", true},
       {caps::kCompressZstd, "zstd-compressed framed records", true},
       {caps::kCompressLz4, "lz4-compressed framed records", true},
-      {caps::kReturnPath, "the destination acknowledges or explains failure on a return channel", false},
-      {caps::kMultiChannel, "bulk memory over several channels in parallel", false},
+      {caps::kReturnPath, "the destination acknowledges or explains failure on a return channel", true},
+      {caps::kMultiChannel, "bulk memory over several channels in parallel", true},
   };
   return kAll;
 }

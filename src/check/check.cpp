@@ -124,6 +124,7 @@ CheckReport check_compat(const SchemaSet& old_schema, const SchemaSet& new_schem
                                       : Severity::info;
   }
   attach_repairs(old_schema, new_schema, report);
+  if (options.transforms) attach_known_repairs(old_schema, new_schema, *options.transforms, report);
   if (options.sent) filter_sent(*options.sent, report);
   if (options.machines) evaluate_machines(*options.machines, report);
   merge_duplicates(report);

@@ -85,5 +85,7 @@ bool records_counts(const SchemaSet& s) noexcept;
 void evaluate_machines(const MachineSet& machines, CheckReport& report);
 // Fills Finding::repair_transform where the textual repair is a tree operation.
 void attach_repairs(const SchemaSet& o, const SchemaSet& n, CheckReport& report);
+void attach_known_repairs(const SchemaSet& o, const SchemaSet& n, const TransformSet& set,
+                          CheckReport& report);
 
 }  // namespace statewire::check_detail

@@ -51,6 +51,12 @@ std::string render_check_json(const CheckReport& r) {
     j["explanation"] = f.explanation;
     if (!f.repair.empty()) j["repair"] = f.repair;
     if (!f.transform.empty()) j["transform"] = f.transform;
+    for (const auto& k : f.known_repairs) {
+      Json known = {{"direction", direction_name(k.direction)}, {"transform", k.transform},
+                    {"origin", k.origin}, {"op", k.op}};
+      if (!k.refuses.empty()) known["refuses"] = k.refuses;
+      j["statewire_repairs"].push_back(std::move(known));
+    }
     if (!f.same_in.empty()) j["same_in"] = f.same_in;
     if (!f.conditions.empty()) {
       Json cs = Json::array();

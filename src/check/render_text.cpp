@@ -21,6 +21,10 @@ void render_finding(std::string& out, const Finding& f) {
   if (!f.repair.empty()) fmt::format_to(std::back_inserter(out), "           repair: {}\n", f.repair);
   if (!f.transform.empty())
     fmt::format_to(std::back_inserter(out), "           transform: {}\n", f.transform);
+  for (const auto& k : f.known_repairs)
+    fmt::format_to(std::back_inserter(out), "           statewire {}: {} transform \"{}\": {}{}\n",
+                   direction_name(k.direction), k.origin, k.transform, k.op,
+                   k.refuses.empty() ? "" : "; refuses the state when sent: " + k.refuses);
   if (!f.same_in.empty())
     fmt::format_to(std::back_inserter(out), "           same in: {}\n", fmt::join(f.same_in, ", "));
 }

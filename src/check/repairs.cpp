@@ -208,6 +208,62 @@ void attach_repairs(const SchemaSet& o, const SchemaSet& n, CheckReport& report)
   }
 }
 
+namespace {
+
+// A subsection path as check writes it: "[name]" or "outer.[name]".
+std::string subsection_path(const std::string& p) {
+  return p.find('[') == std::string::npos ? "[" + p + "]" : p;
+}
+
+// Whether `op` acts on the field or subsection at `path`.
+bool touches(const TransformOp& op, const std::string& path) {
+  switch (op.kind) {
+    case OpKind::add_subsection:
+    case OpKind::drop_subsection:
+    case OpKind::refuse_subsection:
+    case OpKind::set_version:
+      return !op.path.empty() && subsection_path(op.path) == path;
+    case OpKind::rename_field: {
+      if (op.path == path) return true;
+      const std::string parent = parent_path(op.path);
+      return (parent.empty() ? op.name : parent + "." + op.name) == path;
+    }
+    case OpKind::split_section:
+    case OpKind::merge_section:
+      return false;
+    default:
+      return op.path == path;
+  }
+}
+
+}  // namespace
+
+void attach_known_repairs(const SchemaSet& o, const SchemaSet& n, const TransformSet& set,
+                          CheckReport& report) {
+  for (Finding& f : report.findings) {
+    const Description* od = device(o, f.device);
+    const Description* nd = device(n, f.device);
+    if (!od || !nd || f.section.empty() || f.path.empty()) continue;
+    for (CheckDirection dir : {CheckDirection::forward, CheckDirection::backward}) {
+      // A transform runs on the source's state when the destination's description meets its condition.
+      const Description& dest = dir == CheckDirection::forward ? *nd : *od;
+      for (const Transform& t : set.all()) {
+        if (t.section != f.section || !t.when.holds(dest)) continue;
+        for (const TransformOp& op : t.ops) {
+          if (!touches(op, f.path)) continue;
+          KnownRepair k;
+          k.direction = dir;
+          k.transform = t.label();
+          k.origin = t.origin;
+          k.op = op.to_string();
+          if (op.kind == OpKind::refuse_subsection || op.kind == OpKind::refuse_value) k.refuses = op.reason;
+          f.known_repairs.push_back(std::move(k));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace statewire::check_detail
 
 namespace statewire {

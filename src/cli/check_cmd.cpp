@@ -9,6 +9,7 @@
 #include "cli/any_stream.hpp"
 #include "statewire/check.hpp"
 #include "statewire/qemu_stream.hpp"
+#include "statewire/qemu_transforms.hpp"
 #include "statewire/rules_file.hpp"
 #include "statewire/schema_json.hpp"
 
@@ -125,6 +126,9 @@ void register_check(CLI::App& app) {
       sent = sent_content(stream->stream);
       opt.sent = &*sent;
     }
+    // Findings statewire's own repairs handle (convert --to-schema) say so.
+    const TransformSet builtin = qemu_builtin_transforms();
+    opt.transforms = &builtin;
     CheckReport report = check_compat(*old_schema, *new_schema, opt);
     if (!args->rules_out.empty()) {
       TransformSet repairs = repair_transforms(report);

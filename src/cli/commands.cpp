@@ -27,6 +27,7 @@ void register_commands(CLI::App& app) {
   register_show(app);
   register_diff(app);
   register_plan(app);
+  register_migrate(app);
   register_proxy(app);
   register_demo(app);
 }

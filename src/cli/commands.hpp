@@ -23,6 +23,7 @@ void register_convert(CLI::App& app);
 void register_show(CLI::App& app);  // show and set
 void register_diff(CLI::App& app);
 void register_plan(CLI::App& app);
+void register_migrate(CLI::App& app);
 void register_proxy(CLI::App& app);
 
 // An existing file, or "-" for standard input (streams: see MappedFile::open).

@@ -175,9 +175,25 @@ void run_streaming(const ConvertArgs& args, StreamInput& in, std::string_view fr
     if (!decode) return report(decode.error());
     opt.qemu = std::move(decode->options);
   }
+  // Writing QEMU's stream: each section is checked as QEMU would load it
+  // before it is written (--schema, else the input's own trailer).
+  SectionChecks checks;
+  std::optional<SchemaCatalog> dump;
+  if (args.to == "qemu") {
+    if (!args.schema.dump_path.empty()) {
+      auto decode = make_decode_options(args.schema);
+      if (!decode) return report(decode.error());
+      dump = SchemaCatalog::from_dump(*decode->dump);
+      for (auto& d : qemu::builtin_qemu_descriptions()) dump->add(std::move(d));
+      checks.schemas = &*dump;
+      checks.schemas_name = args.schema.dump_path;
+      checks.validate.dump_schema = true;
+    }
+    checks.force = args.force;
+  }
   auto out = StreamOutput::open(args.out);
   if (!out) return report(out.error());
-  auto r = stream_convert(in, from, **out, args.to, std::move(opt));
+  auto r = stream_convert(in, from, **out, args.to, std::move(opt), args.to == "qemu" ? &checks : nullptr);
   if (!r) return report(r.error());
   auto done = (*out)->commit();
   if (!done) return report(done.error());

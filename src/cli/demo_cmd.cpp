@@ -4,7 +4,9 @@
 // VM through every codec and checks the objects and their trees agree; loads
 // every older version's bytes into the newest code; and shows that refused
 // loads (unknown section, version too new, section missing, a bad last
-// section) leave the VM untouched. Prints OK or FAIL; exit status 0 or 1.
+// section) leave the VM untouched; and migrates the evolving example model
+// forward and backward between releases through transforms, checking the
+// state field by field. Prints OK or FAIL; exit status 0 or 1.
 // --save writes the sample VM as one stream; --load reads one back (after
 // `convert` or an edit) and shows how it differs from the sample.
 #include <fmt/format.h>
@@ -14,7 +16,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/io.hpp"
+#include "evolving_model/model.hpp"
 #include "statewire/codec.hpp"
+#include "statewire/planner.hpp"
 #include "statewire/registry.hpp"
 #include "statewire/schema_json.hpp"
 #include "statewire/tree_diff.hpp"
@@ -155,6 +159,74 @@ bool show_refusals(const Registry& reg) {
   }
   ok = refused("a bad last section", *bad, Errc::hook_failed) && ok;
   return ok;
+}
+
+// One migration of the evolving example model (examples/evolving_model) from
+// release `from` to release `to` on `machine`: the plan's steps per section,
+// the load into the destination release, then, field by field, that the
+// destination holds what was sent and that the way back gives the source's
+// state again.
+bool evolving_migration(std::uint32_t from, std::uint32_t to, std::string_view machine) {
+  using namespace evolving_model;
+  const Build& src = build(from);
+  const Build& dst = build(to);
+  fmt::print("  release {} on {} -> release {} (a busy guest: every feature of release {} in use)\n",
+             from, machine, to, from);
+  auto state = src.save(machine, Workload::busy);
+  if (!state) {
+    fmt::print("  save: FAIL {}\n", state.error().to_string());
+    return false;
+  }
+  auto plan_into = [](const StateStream& s, const Build& b, const TestResolver& tests) {
+    PlanOptions opt;
+    opt.transforms = &transforms();
+    opt.validate.tests = &tests;
+    return plan_migration(s, b.catalog, opt);
+  };
+  const TestResolver dst_tests = dst.tests(machine), src_tests = src.tests(machine);
+  MigrationPlan fwd = plan_into(*state, dst, dst_tests);
+  for (const SectionPlan& sp : fwd.sections) {
+    fmt::print("    {}: version {} -> {}{}\n", sp.section, sp.from, sp.to,
+               sp.chain.empty() ? " (read as it is)" : "");
+    for (const Transform* t : sp.chain) {
+      fmt::print("      {}\n", t->label());
+      for (const TransformOp& op : t->ops) fmt::print("        {}\n", op.to_string());
+    }
+  }
+  for (const Error& e : fwd.refusals) fmt::print("    refused: {}\n", e.to_string());
+  if (!fwd.ok()) return false;
+  auto loaded = dst.reload(fwd.result, machine);
+  if (!loaded) {
+    fmt::print("    release {} refused the planned state: {}\n", to, loaded.error().to_string());
+    return false;
+  }
+  // Field by field: every section the destination now holds against what arrived.
+  const StateStream arrived = at_versions_of(fwd.result, *loaded, dst, dst_tests);
+  bool ok = arrived.sections.size() == loaded->sections.size();
+  for (std::size_t i = 0; i < loaded->sections.size() && i < arrived.sections.size(); ++i) {
+    const Section& have = loaded->sections[i];
+    const std::vector<Difference> d = diff(arrived.sections[i].body, have.body);
+    std::string fields;
+    for (const Member& m : have.body.members)
+      fields += fmt::format("{}{}={}", fields.empty() ? "" : " ", m.name, to_text(m.value));
+    for (const auto& sub : have.body.subsections) fields += " [" + sub.name + "]";
+    if (fields.size() > 72) fields = fields.substr(0, 69) + "...";
+    fmt::print("    release {} holds {}: {}: {}\n", to, have.label(),
+               d.empty() ? "every field as sent" : "DIFFERENT", fields);
+    for (const Difference& x : d) fmt::print("      {}: {}\n", x.path, x.what);
+    ok = ok && d.empty();
+  }
+  // And back: the destination's own save, planned into the source release.
+  MigrationPlan back = plan_into(*loaded, src, src_tests);
+  for (const Error& e : back.refusals) fmt::print("    back: refused: {}\n", e.to_string());
+  auto again = back.ok() ? src.reload(back.result, machine) : Result<StateStream>(fail(back.refusals.front()));
+  const std::vector<Difference> round = again ? diff(*state, *again) : std::vector<Difference>{};
+  fmt::print("    back to release {}: {}\n", from,
+             !again ? "FAIL " + again.error().to_string()
+             : round.empty() ? "the source's state, field by field"
+                             : fmt::format("DIFFERENT in {} place(s)", round.size()));
+  for (const Difference& x : round) fmt::print("      {}: {}\n", x.path, x.what);
+  return ok && again && round.empty();
 }
 
 // `--save FILE`: the sample VM as one stream of the chosen codec.
@@ -307,6 +379,12 @@ int run_demo(const DemoArgs& args) {
 
   fmt::print("\n6. refused loads change nothing\n");
   ok = show_refusals(reg) && ok;
+
+  fmt::print("\n7. migrations between releases through transforms (examples/evolving_model)\n");
+  fmt::print("  forward, to a newer release\n");
+  ok = evolving_migration(1, 4, "demo-1.0") && ok;
+  fmt::print("  backward, to an older release on an older machine type\n");
+  ok = evolving_migration(4, 2, "demo-2.0") && ok;
 
   fmt::print("\n{}\n", ok ? "OK" : "FAIL");
   return ok ? kExitOk : kExitFailure;

@@ -5,6 +5,7 @@
 #include "statewire/framed.hpp"
 #include "statewire/qemu_stream.hpp"
 #include "statewire/tree_json.hpp"
+#include "codec/qemu/trailer.hpp"
 
 namespace statewire::cli {
 
@@ -123,15 +124,71 @@ class JsonOut final : public SectionOut {
   Struct env_;
 };
 
+// Checks each device section before passing it on (SectionChecks).
+class CheckedOut final : public SectionOut {
+ public:
+  CheckedOut(SectionOut& inner, const SectionChecks& checks) : in_(inner), checks_(checks) {}
+  // A QEMU input's own description, found ahead of its sections.
+  void trailer(std::string_view json) {
+    if (checks_.schemas) return;  // --schema decides
+    auto c = SchemaCatalog::from_trailer(json);
+    if (!c) {
+      fmt::print(stderr, "statewire: warning: the description trailer cannot be read ({}): sections "
+                         "are written unchecked\n", c.error().to_string());
+      return;
+    }
+    own_ = std::move(*c);
+  }
+  Result<void> begin(const Struct& env) override { return in_.begin(env); }
+  Result<void> envelope(const Struct& more) override { return in_.envelope(more); }
+  Result<void> section(const Section& s, std::uint64_t fingerprint) override {
+    const SchemaCatalog* c = checks_.schemas ? checks_.schemas : own_ ? &*own_ : nullptr;
+    // Nothing to check against (a pipe, or a framed input, whose trailer
+    // comes last, without --schema): written as read, as before.
+    if (!c) return in_.section(s, fingerprint);
+    StreamValidation v;
+    validate_section(s, [c](const Section& x) { return c->find_all(x.name, x.instance_id); },
+                     checks_.validate, v);
+    if (!v.ok()) {
+      const char* what = checks_.force ? "warning" : "error";
+      for (const Error& e : v.problems)
+        fmt::print(stderr, "statewire: {}: {} [{}]\n", what, e.to_string(), errc_name(e.code));
+      const std::string against = checks_.schemas ? "checked against " + checks_.schemas_name
+                                                  : "checked against the stream's description trailer";
+      if (!checks_.force) {
+        // Named by its first problem; the output file is removed by the caller.
+        Error e = v.problems.front();
+        e.message = fmt::format("{} problem(s) QEMU would refuse ({}): the section was not written "
+                                "and the partial output is removed (--force writes anyway)",
+                                v.problems.size(), against);
+        return fail(std::move(e));
+      }
+      fmt::print(stderr, "statewire: warning: {}: {} problem(s) QEMU would refuse ({}); written anyway (--force)\n",
+                 s.label(), v.problems.size(), against);
+    }
+    return in_.section(s, fingerprint);
+  }
+  Result<void> begin_ram(const Section& head) override { return in_.begin_ram(head); }
+  Result<void> ram_record(const Value& r) override { return in_.ram_record(r); }
+  Result<void> end_ram() override { return in_.end_ram(); }
+  Result<void> finish() override { return in_.finish(); }
+
+ private:
+  SectionOut& in_;
+  const SectionChecks& checks_;
+  std::optional<SchemaCatalog> own_;
+};
+
 // QEMU stream in. The envelope's section_footers is known only when the
 // first section ends, so that section (in QEMU's streams the RAM setup: a
 // block list and EOS) is held until then; everything after it passes
 // through as it arrives.
 class QemuIn final : public qemu::QemuStreamVisitor {
  public:
-  explicit QemuIn(SectionOut& out) : out_(out) {}
+  QemuIn(SectionOut& out, CheckedOut* checks) : out_(out), checks_(checks) {}
 
-  Result<void> on_start(std::uint32_t version, const qemu::detail::Trailer*) override {
+  Result<void> on_start(std::uint32_t version, const qemu::detail::Trailer* trailer) override {
+    if (checks_ && trailer) checks_->trailer(trailer->json);
     head_.members.push_back({std::string(keys::kFormat), Value(std::string("qemu-savevm"))});
     head_.members.push_back({std::string(keys::kVersion), Value(version)});
     return {};
@@ -281,6 +338,7 @@ class QemuIn final : public qemu::QemuStreamVisitor {
   static constexpr std::size_t kMaxHeld = 4096;  // 16 MiB of 4 KiB pages
 
   SectionOut& out_;
+  CheckedOut* checks_;
   Struct head_;
   Array head_commands_;
   bool begun_ = false;
@@ -365,7 +423,7 @@ Result<void> from_framed(ByteSource& in, SectionOut& out, const FramedDecodeOpti
 }  // namespace
 
 Result<void> stream_convert(ByteSource& in, std::string_view from, ByteSink& out,
-                            std::string_view to, CodecOptions opt) {
+                            std::string_view to, CodecOptions opt, const SectionChecks* checks) {
   std::unique_ptr<SectionOut> w;
   if (to == "qemu")
     w = std::make_unique<QemuOut>(out);
@@ -375,10 +433,15 @@ Result<void> stream_convert(ByteSource& in, std::string_view from, ByteSink& out
     w = std::make_unique<JsonOut>(out);
   else
     return fail(Errc::unsupported, fmt::format("no section-at-a-time writer for {}", to));
-  if (from == "framed") return from_framed(in, *w, opt.framed_decode);
+  std::unique_ptr<CheckedOut> checked;
+  if (checks) {
+    checked = std::make_unique<CheckedOut>(*w, *checks);
+  }
+  SectionOut& sink = checked ? static_cast<SectionOut&>(*checked) : *w;
+  if (from == "framed") return from_framed(in, sink, opt.framed_decode);
   if (from != "qemu")
     return fail(Errc::unsupported, fmt::format("no section-at-a-time reader for {}", from));
-  QemuIn visitor(*w);
+  QemuIn visitor(sink, checked.get());
   qemu::QemuStreamReader reader(in, opt.qemu);
   SW_CHECK(reader.run(visitor));
   return visitor.finish();

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <bit>
+#include <string>
+#include <vector>
 
 namespace statewire {
 
@@ -22,6 +24,7 @@ class BodyDecoder {
                                   fmt::format("descriptions nested deeper than {}",
                                               opt_.limits.max_depth)));
     Struct out;
+    Scope scope(*this, d, version, out);
     SW_CHECK(charge(d.field_list().size() * member_cost(0), "a body's fields"));
     out.members.reserve(d.field_list().size());
     for (const Field& f : d.field_list()) {
@@ -83,8 +86,14 @@ class BodyDecoder {
                        std::uint64_t i) {
     if (i < f.null_elements.size()) return bool(f.null_elements[i]);
     if (opt_.pointers) {
-      if (auto it = opt_.pointers->find(pointer_key(d.name, f.name)); it != opt_.pointers->end())
+      // The instance's own path first (it tells nested instances apart), then
+      // the description-wide key.
+      const std::string at = path_key(f);
+      if (auto it = opt_.pointers->find(at); it != opt_.pointers->end())
         if (auto decided = it->second(partial, i)) return *decided;
+      if (const std::string key = pointer_key(d.name, f.name); key != at)
+        if (auto it = opt_.pointers->find(key); it != opt_.pointers->end())
+          if (auto decided = it->second(partial, i)) return *decided;
     }
     return fail(cur_.error_here(
         Errc::unsupported,
@@ -113,8 +122,10 @@ class BodyDecoder {
     if (f.list) return list(f, depth);
     if (f.gtree) return gtree(f, depth);
     SW_TRY(n, element_count(f, partial));
-    if (f.count.mode == Count::Mode::single)
+    if (f.count.mode == Count::Mode::single) {
+      index_ = -1;
       return f.nullable ? pointer_element(d, f, partial, 0, depth) : element(f, depth);
+    }
     if (n > opt_.limits.max_elements)
       return fail(cur_.error_here(Errc::limit_exceeded,
                                   fmt::format("array of {} elements, limit {}", n,
@@ -130,6 +141,7 @@ class BodyDecoder {
     Array a;
     a.items.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, cur_.remaining() + 1)));
     for (std::uint64_t i = 0; i < n; ++i) {
+      index_ = static_cast<std::int64_t>(i);
       auto v = f.nullable ? pointer_element(d, f, partial, i, depth) : element(f, depth);
       if (!v) return fail(std::move(v.error().in_field(fmt::format("[{}]", i))));
       a.items.push_back(std::move(*v));
@@ -153,6 +165,7 @@ class BodyDecoder {
       SW_CHECK(charge(value_cost(), "a list element"));
       markers.push_back(marker);
       odd |= marker != 1;
+      index_ = static_cast<std::int64_t>(i);
       auto v = element(f, depth);
       if (!v) return fail(std::move(v.error().in_field(fmt::format("[{}]", i))));
       a.items.push_back(std::move(*v));
@@ -186,6 +199,7 @@ class BodyDecoder {
       odd |= marker != 1;
       Struct node;
       if (f.key) {
+        Enter in(*this, f.name, static_cast<std::int64_t>(i), "key");
         auto k = body(*f.key, f.key->version_id, depth + 1);
         if (!k) return fail(std::move(k.error().in_field("key").in_field(fmt::format("[{}]", i))));
         node.members.push_back({"key", std::move(*k)});
@@ -194,6 +208,7 @@ class BodyDecoder {
         if (!k) return fail(std::move(k.error().in_field("key").in_field(fmt::format("[{}]", i))));
         node.members.push_back({"key", *k});
       }
+      Enter in(*this, f.name, static_cast<std::int64_t>(i), "value");
       auto v = body(*f.nested, f.nested->version_id, depth + 1);
       if (!v) return fail(std::move(v.error().in_field("value").in_field(fmt::format("[{}]", i))));
       node.members.push_back({"value", std::move(*v)});
@@ -257,13 +272,15 @@ class BodyDecoder {
           return fail(cur_.error_here(Errc::schema_invalid, "struct field without a description"));
         // The nested version is not on the wire: the local description's is
         // used, or the field's fixed one (VSTRUCT).
+        Enter in(*this, f.name, index_);
         SW_TRY(s, body(*f.nested, f.struct_version.value_or(f.nested->version_id), depth + 1));
         return Value(std::move(s));
       }
       case FieldKind::custom: {
         if (opt_.custom) {
           if (auto it = opt_.custom->find(f.info); it != opt_.custom->end())
-            return it->second(f, cur_);
+            return it->second(f, cur_, CustomContext{*desc_, version_, *partial_, opt_.section,
+                                                     opt_.limits, budget_});
         }
         // Without a decoder, the size a stream's own description gives is exact.
         return blob(f.size);
@@ -297,6 +314,7 @@ class BodyDecoder {
       SW_TRY(version, cur_.read_be32());
       auto checked = check_version(sub->description, version);
       if (!checked) return fail(std::move(checked.error().at(cur_.offset() - 4)));
+      Root root(*this, sub->description.name);
       auto b = body(sub->description, version, depth + 1);
       if (!b) return fail(std::move(b.error().in_field(name)));
       out.subsections.push_back({std::move(name), version, std::move(*b)});
@@ -307,6 +325,84 @@ class BodyDecoder {
     return budget_.charge(bytes, cur_.offset(), what);
   }
 
+ public:
+  // Where the decoder is, as a path from the body it started at (or the
+  // subsection it is in): kept as segments, formatted only when a pointer
+  // resolver is asked (path_key()).
+  struct Segment {
+    std::string_view field;
+    std::int64_t index;      // -1: not an element of an array or list
+    const char* part;        // a GTree node's "key" or "value", else null
+  };
+  std::string_view root_;
+  std::vector<Segment> path_;
+  std::int64_t index_ = -1;  // the element field() is decoding
+
+  // "<root>.<field>[i].<field>...<f>": the key of a nested instance.
+  std::string path_key(const Field& f) const {
+    std::string out(root_);
+    for (const Segment& s : path_) {
+      out += '.';
+      out += s.field;
+      if (s.index >= 0) fmt::format_to(std::back_inserter(out), "[{}]", s.index);
+      if (s.part) {
+        out += '.';
+        out += s.part;
+      }
+    }
+    out += '.';
+    out += f.name;
+    return out;
+  }
+
+  struct Enter {
+    Enter(BodyDecoder& d, std::string_view field, std::int64_t index, const char* part = nullptr)
+        : d_(d), saved_(d.index_) {
+      d.path_.push_back({field, index, part});
+    }
+    ~Enter() {
+      d_.path_.pop_back();
+      d_.index_ = saved_;
+    }
+    BodyDecoder& d_;
+    std::int64_t saved_;
+  };
+  // The body being decoded, for custom decoders.
+  const Description* desc_ = nullptr;
+  std::uint32_t version_ = 0;
+  const Struct* partial_ = nullptr;
+  struct Scope {
+    Scope(BodyDecoder& d, const Description& desc, std::uint32_t version, const Struct& partial)
+        : d_(d), desc_(d.desc_), version_(d.version_), partial_(d.partial_) {
+      d.desc_ = &desc;
+      d.version_ = version;
+      d.partial_ = &partial;
+    }
+    ~Scope() {
+      d_.desc_ = desc_;
+      d_.version_ = version_;
+      d_.partial_ = partial_;
+    }
+    BodyDecoder& d_;
+    const Description* desc_;
+    std::uint32_t version_;
+    const Struct* partial_;
+  };
+  struct Root {
+    Root(BodyDecoder& d, std::string_view name) : d_(d), root_(d.root_), path_(std::move(d.path_)) {
+      d.root_ = name;
+      d.path_.clear();
+    }
+    ~Root() {
+      d_.root_ = root_;
+      d_.path_ = std::move(path_);
+    }
+    BodyDecoder& d_;
+    std::string_view root_;
+    std::vector<Segment> path_;
+  };
+
+ private:
   Cursor& cur_;
   const BodyDecodeOptions& opt_;
   Budget own_;
@@ -342,6 +438,7 @@ Result<Struct> decode_body(const Description& d, Cursor& cur, std::uint32_t vers
   auto checked = check_version(d, version);
   if (!checked) return fail(std::move(checked.error().at(cur.offset())));
   BodyDecoder dec(cur, opt);
+  dec.root_ = d.name;
   return dec.body(d, version, 0);
 }
 

@@ -349,21 +349,8 @@ class FromTreeVisitor : public VisitorBase {
   // A list member: an Array of structs; the container is cleared and refilled.
   template <class Each>
   bool list(const Op& op, const Field& f, Ptr container, Each&& each) {
-    if (idx_ >= cur_->members.size()) {
-      if (partial_) {
-        stopped_ = true;
-        return true;
-      }
-      return raise(Errc::mismatch, "the tree has no member for this field");
-    }
-    const Member& m = cur_->members[idx_];
-    if (m.name != f.name)
-      return raise(Errc::mismatch, fmt::format("expected member {}, found {}", f.name, m.name));
-    const Array* a = m.value.get_if<Array>();
-    if (!a) return raise(Errc::mismatch, fmt::format("expected array, found {}", kind_text(m.value)));
-    if (a->items.size() > lp_.limits.max_elements)
-      return raise(Errc::limit_exceeded, fmt::format("{} elements above the limit {}",
-                                                     a->items.size(), lp_.limits.max_elements));
+    const Array* a = container_member(f, "elements");
+    if (!a) return stopped_;
     op.list->clear(container);
     const Struct* parent = cur_;
     const std::size_t next = idx_ + 1;
@@ -397,22 +384,8 @@ class FromTreeVisitor : public VisitorBase {
   // refilled, keys in ascending order (as a saved GTree always is).
   template <class KeyEach, class Each>
   bool map(const Op& op, const Field& f, Ptr m, KeyEach&& key, Each&& value) {
-    if (idx_ >= cur_->members.size()) {
-      if (partial_) {
-        stopped_ = true;
-        return true;
-      }
-      return raise(Errc::mismatch, "the tree has no member for this field");
-    }
-    const Member& mem = cur_->members[idx_];
-    if (mem.name != f.name)
-      return raise(Errc::mismatch, fmt::format("expected member {}, found {}", f.name, mem.name));
-    const Array* a = mem.value.get_if<Array>();
-    if (!a)
-      return raise(Errc::mismatch, fmt::format("expected array, found {}", kind_text(mem.value)));
-    if (a->items.size() > lp_.limits.max_elements)
-      return raise(Errc::limit_exceeded, fmt::format("{} nodes above the limit {}",
-                                                     a->items.size(), lp_.limits.max_elements));
+    const Array* a = container_member(f, "nodes");
+    if (!a) return stopped_;
     op.map->clear(m);
     const Struct* parent = cur_;
     const std::size_t next = idx_ + 1;
@@ -495,6 +468,34 @@ class FromTreeVisitor : public VisitorBase {
   void set_partial(bool on) { partial_ = on; }
 
  private:
+  // The Array member a list or map field reads. nullptr: the end of a
+  // partial tree (stopped_ is set) or an error, already raised.
+  const Array* container_member(const Field& f, const char* items) {
+    if (idx_ >= cur_->members.size()) {
+      if (partial_)
+        stopped_ = true;
+      else
+        raise(Errc::mismatch, "the tree has no member for this field");
+      return nullptr;
+    }
+    const Member& m = cur_->members[idx_];
+    if (m.name != f.name) {
+      raise(Errc::mismatch, fmt::format("expected member {}, found {}", f.name, m.name));
+      return nullptr;
+    }
+    const Array* a = m.value.get_if<Array>();
+    if (!a) {
+      raise(Errc::mismatch, fmt::format("expected array, found {}", kind_text(m.value)));
+      return nullptr;
+    }
+    if (a->items.size() > lp_.limits.max_elements) {
+      raise(Errc::limit_exceeded, fmt::format("{} {} above the limit {}", a->items.size(), items,
+                                              lp_.limits.max_elements));
+      return nullptr;
+    }
+    return a;
+  }
+
   // Takes the next member (which must be named f.name) and hands each of its
   // n elements to `put`. An array field needs an Array of exactly n items.
   template <class Put>
@@ -579,33 +580,50 @@ void collect_tests(const std::shared_ptr<const Program>& p, const std::shared_pt
   for (const SubProgram& s : p->subs) collect_tests(s.program, dest, out, depth + 1);
 }
 
-// Which elements of each array of pointers of the destination (top level and
-// its subsections, which share the object) are NULL, read once.
-void collect_pointers(const Program& p, const void* dest, PointerResolver& out, std::size_t depth) {
-  if (depth > 64) return;
+// Which elements of each array of pointers of the destination are NULL, read
+// once. Keys are paths from the body decode_body() starts at ("dev.slots",
+// "dev.one.slots", "dev.ring[2].slots"; vmstate_body.hpp), so a pointer array
+// inside a nested struct, or inside a struct reached through a pointer, is
+// decided by the object it is in. Subsections share the object and start
+// their own paths. Lists, maps, vectors and computed children are built
+// afresh by a load, so nothing of the destination decides pointers in them.
+void collect_pointers(const Program& p, const unsigned char* obj, const std::string& path,
+                      PointerResolver& out, std::size_t depth) {
+  if (depth > 64 || !obj) return;
   const auto& fields = *p.schema.fields;
-  const auto* obj = static_cast<const unsigned char*>(dest);
   for (std::size_t i = 0; i < p.ops.size(); ++i) {
     const Op& op = p.ops[i];
-    if (!op.pointer) continue;
-    std::vector<bool> null;
+    if (op.list || op.map || op.tmp || op.vec) continue;
     std::uint64_t n = op.count;
     if (op.varray) {
       auto c = read_count(op, obj);
       n = c ? std::min<std::uint64_t>(*c, op.max) : 0;
     }
-    for (std::uint64_t k = 0; k < n; ++k) {
-      const unsigned char* target;
-      std::memcpy(&target, obj + op.offset + k * op.stride, sizeof target);
-      null.push_back(target == nullptr);
-    }
-    out[pointer_key(p.name, fields[i].name)] =
-        [null = std::move(null)](const Struct&, std::uint64_t k) -> std::optional<bool> {
-      if (k >= null.size()) return std::nullopt;
-      return bool(null[k]);
+    const std::string here = fmt::format("{}.{}", path, fields[i].name);
+    auto element_path = [&](std::uint64_t k) {
+      return op.is_array ? fmt::format("{}[{}]", here, k) : here;
     };
+    if (op.pointer) {
+      std::vector<bool> null;
+      for (std::uint64_t k = 0; k < n; ++k) {
+        const unsigned char* target;
+        std::memcpy(&target, obj + op.offset + k * op.stride, sizeof target);
+        null.push_back(target == nullptr);
+        if (target && op.kind == ElemKind::structure)
+          collect_pointers(*op.nested, target, element_path(k), out, depth + 1);
+      }
+      if (op.is_array)
+        out[here] = [null = std::move(null)](const Struct&, std::uint64_t k) -> std::optional<bool> {
+          if (k >= null.size()) return std::nullopt;
+          return bool(null[k]);
+        };
+    } else if (op.kind == ElemKind::structure) {
+      for (std::uint64_t k = 0; k < n; ++k)
+        collect_pointers(*op.nested, obj + op.offset + k * op.stride, element_path(k), out,
+                         depth + 1);
+    }
   }
-  for (const SubProgram& s : p.subs) collect_pointers(*s.program, dest, out, depth + 1);
+  for (const SubProgram& s : p.subs) collect_pointers(*s.program, obj, s.program->name, out, depth + 1);
 }
 
 }  // namespace
@@ -654,7 +672,7 @@ TestResolver make_test_resolver(const std::shared_ptr<const Program>& p,
 
 PointerResolver make_pointer_resolver(const Program& p, const void* destination) {
   PointerResolver out;
-  collect_pointers(p, destination, out, 0);
+  collect_pointers(p, static_cast<const unsigned char*>(destination), p.name, out, 0);
   return out;
 }
 

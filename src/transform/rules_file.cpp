@@ -143,9 +143,12 @@ Result<TransformOp> parse_op(const Json& j, const std::string& path) {
   } else if (op == "refuse-value") {
     o.kind = OpKind::refuse_value;
     SW_TRY(p, str(j, "path", path));
-    SW_TRY(v, value(j, "value", path));
+    if (j.contains("value")) {  // without one: the field must not be sent at all
+      SW_TRY(v, value(j, "value", path));
+      o.value = std::move(v);
+    }
     SW_TRY(r, str(j, "reason", path));
-    o.path = std::move(p), o.value = std::move(v), o.reason = std::move(r);
+    o.path = std::move(p), o.reason = std::move(r);
   } else if (op == "split") {
     o.kind = OpKind::split_section;
     SW_TRY(into, str(j, "into", path));
@@ -200,7 +203,7 @@ Json op_json(const TransformOp& o) {
     case OpKind::refuse_subsection: j["name"] = o.path; j["reason"] = o.reason; break;
     case OpKind::refuse_value:
       j["path"] = o.path;
-      j["value"] = value_json(o.value);
+      if (!o.value.get_if<Null>()) j["value"] = value_json(o.value);
       j["reason"] = o.reason;
       break;
     case OpKind::split_section:

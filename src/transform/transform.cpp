@@ -1,46 +1,19 @@
 // Tree operations of a Transform (include/statewire/transform.hpp). Each
-// transform runs on a copy of the stream's sections, so a failing operation
-// leaves the caller's tree as it was.
+// transform keeps a copy of what it may change (the section, or every section
+// when it splits or merges), so a failing operation leaves the tree as it was.
 #include "statewire/transform.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "statewire/schema_catalog.hpp"
+#include "statewire/vmstate_body.hpp"
 
 namespace statewire {
 
 namespace {
-
-struct Token {
-  std::string name;
-  bool subsection = false;
-};
-
-// "state.divider" -> state, divider; "[nic/offload].tso" -> [nic/offload], tso.
-std::vector<Token> split_path(std::string_view path) {
-  std::vector<Token> out;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '.') {
-      ++i;
-      continue;
-    }
-    if (path[i] == '[') {
-      std::size_t close = path.find(']', i);
-      if (close == std::string_view::npos) close = path.size();
-      out.push_back({std::string(path.substr(i + 1, close - i - 1)), true});
-      i = close + 1;
-      continue;
-    }
-    std::size_t end = path.find_first_of(".[", i);
-    if (end == std::string_view::npos) end = path.size();
-    out.push_back({std::string(path.substr(i, end - i)), false});
-    i = end;
-  }
-  return out;
-}
 
 Error op_error(Errc code, const Section& s, std::string_view path, std::string message) {
   Error e = make_error(code, std::move(message));
@@ -55,34 +28,107 @@ SubsectionState* find_sub(Struct& s, std::string_view name) {
   return nullptr;
 }
 
+// QEMU's trailer tells fields of one name apart as "unused[0]", "unused[1]":
+// a name without an index also finds the first of those.
+bool indexed_name_of(std::string_view member, std::string_view name) {
+  return member.size() > name.size() + 2 && member.starts_with(name) && member[name.size()] == '[' &&
+         member.back() == ']' &&
+         member.substr(name.size() + 1, member.size() - name.size() - 2).find_first_not_of("0123456789") ==
+             std::string_view::npos;
+}
+
 std::vector<Member>::iterator find_member(Struct& s, std::string_view name) {
   for (auto it = s.members.begin(); it != s.members.end(); ++it)
     if (it->name == name) return it;
+  for (auto it = s.members.begin(); it != s.members.end(); ++it)
+    if (indexed_name_of(it->name, name)) return it;
   return s.members.end();
 }
 
-// The struct holding the last token of `path`; nullptr when an enclosing
-// struct or subsection is not in the tree (it was not sent).
-Result<Struct*> parent_of(Struct& body, const std::vector<Token>& toks, const Section& s,
-                          std::string_view path) {
-  Struct* cur = &body;
-  for (std::size_t i = 0; i + 1 < toks.size(); ++i) {
-    if (toks[i].subsection) {
-      SubsectionState* sub = find_sub(*cur, toks[i].name);
-      if (!sub) return static_cast<Struct*>(nullptr);
-      cur = &sub->body;
-    } else {
-      auto it = find_member(*cur, toks[i].name);
-      if (it == cur->members.end()) return static_cast<Struct*>(nullptr);
-      Struct* next = it->value.get_if<Struct>();
-      if (!next)
-        return fail(op_error(Errc::mismatch, s, path,
-                             fmt::format("'{}' is {}, not a struct", toks[i].name,
-                                         kind_name(it->value.kind()))));
-      cur = next;
-    }
+// QEMU's flattened names carry dots themselves ("core.timadj",
+// "esp.mig_version_id" beside a struct "esp"), so a path component is the
+// longest run of the path, up to a '.' or its end, that names something at
+// that level; npos when nothing does.
+template <class Has>
+std::size_t component_end(std::string_view rest, const Has& has) {
+  std::size_t best = std::string_view::npos;
+  for (std::size_t p = 0;;) {
+    const std::size_t dot = rest.find('.', p);
+    const std::size_t end = dot == std::string_view::npos ? rest.size() : dot;
+    if (has(rest.substr(0, end))) best = end;
+    if (dot == std::string_view::npos) return best;
+    p = dot + 1;
   }
-  return cur;
+}
+
+// "[name]" at the front of `rest`: the name and what follows its '.'.
+bool take_subsection(std::string_view& rest, std::string_view& name) {
+  if (rest.empty() || rest.front() != '[') return false;
+  std::size_t close = rest.find(']');
+  if (close == std::string_view::npos) close = rest.size();
+  name = rest.substr(1, close - 1);
+  rest = close < rest.size() ? rest.substr(close + 1) : std::string_view();
+  if (!rest.empty() && rest.front() == '.') rest.remove_prefix(1);
+  return true;
+}
+
+// Where a field path ends: the struct holding its last component and that
+// component's name. parent is nullptr when an enclosing subsection, or a
+// struct holding a deeper subsection, is not in the tree (it was not sent).
+struct Target {
+  Struct* parent = nullptr;
+  std::string leaf;
+};
+
+Result<Target> resolve(Struct& body, std::string_view path, const Section& s) {
+  Struct* cur = &body;
+  std::string_view rest = path;
+  while (true) {
+    std::string_view sub;
+    if (take_subsection(rest, sub)) {
+      if (rest.empty())
+        return fail(op_error(Errc::schema_invalid, s, path, "expected a field path, not a subsection"));
+      SubsectionState* st = find_sub(*cur, sub);
+      if (!st) return Target{};
+      cur = &st->body;
+      continue;
+    }
+    if (rest.empty()) return fail(op_error(Errc::schema_invalid, s, path, "expected a field path"));
+    const std::size_t end =
+        component_end(rest, [&](std::string_view n) { return find_member(*cur, n) != cur->members.end(); });
+    if (end == rest.size()) return Target{cur, std::string(rest)};
+    if (end == std::string_view::npos) {
+      // Absent here: a deeper subsection was not sent; else the whole rest
+      // names one member (possibly dotted) that the source did not send.
+      if (rest.find(".[") != std::string_view::npos) return Target{};
+      return Target{cur, std::string(rest)};
+    }
+    auto it = find_member(*cur, rest.substr(0, end));
+    Struct* next = it->value.get_if<Struct>();
+    if (!next)
+      return fail(op_error(Errc::mismatch, s, path,
+                           fmt::format("'{}' is {}, not a struct", it->name, kind_name(it->value.kind()))));
+    cur = next;
+    rest.remove_prefix(end + 1);
+  }
+}
+
+// The struct whose subsection list a subsection path ("nic/offload",
+// "[nic/offload]", "esp.[esp/pdma]") names, and the subsection's name;
+// parent nullptr when the enclosing struct was not sent.
+Result<Target> resolve_subsection(Struct& body, std::string_view path, const Section& s) {
+  const std::size_t open = path.rfind('[');
+  if (open == std::string_view::npos) return Target{&body, std::string(path)};
+  std::string_view name = path.substr(open + 1);
+  if (!name.empty() && name.back() == ']') name.remove_suffix(1);
+  if (open == 0) return Target{&body, std::string(name)};
+  std::string_view outer = path.substr(0, open);
+  if (outer.back() == '.') outer.remove_suffix(1);
+  SW_TRY(t, resolve(body, outer, s));
+  if (!t.parent) return Target{};
+  auto it = find_member(*t.parent, t.leaf);
+  Struct* st = it == t.parent->members.end() ? nullptr : it->value.get_if<Struct>();
+  return Target{st, std::string(name)};
 }
 
 void insert_before(Struct& parent, Member m, std::string_view before) {
@@ -155,6 +201,15 @@ Result<Value> convert_width(const Value& v, ValueKind width, const Section& s, s
   return out;
 }
 
+// Equal as the destination reads them: a dump-decoded stream keeps an
+// integer as its bytes, a trailer-decoded one as a typed value.
+bool same_on_wire(const Value& a, const Value& b) {
+  if (a == b) return true;
+  ByteWriter x, y;
+  if (!encode_value(a, x) || !encode_value(b, y)) return false;
+  return x.size() == y.size() && std::equal(x.bytes().begin(), x.bytes().end(), y.bytes().begin());
+}
+
 std::string prefix_of(std::string_view idstr) {
   std::size_t slash = idstr.rfind('/');
   return slash == std::string_view::npos ? std::string() : std::string(idstr.substr(0, slash + 1));
@@ -162,7 +217,6 @@ std::string prefix_of(std::string_view idstr) {
 
 Result<void> apply_op(const TransformOp& op, StateStream& stream, std::size_t index) {
   Section& s = stream.sections[index];
-  const auto toks = split_path(op.path);
   switch (op.kind) {
     case OpKind::add_field:
     case OpKind::drop_field:
@@ -171,15 +225,14 @@ Result<void> apply_op(const TransformOp& op, StateStream& stream, std::size_t in
     case OpKind::change_width:
     case OpKind::refuse_value:
     case OpKind::compute_field: {
-      if (toks.empty() || toks.back().subsection)
-        return fail(op_error(Errc::schema_invalid, s, op.path, "expected a field path"));
-      SW_TRY(parent, parent_of(s.body, toks, s, op.path));
+      SW_TRY(target, resolve(s.body, op.path, s));
+      Struct* parent = target.parent;
       if (!parent) return {};  // its struct or subsection was not sent
-      auto it = find_member(*parent, toks.back().name);
+      auto it = find_member(*parent, target.leaf);
       const bool present = it != parent->members.end();
       switch (op.kind) {
         case OpKind::add_field:
-          if (!present) insert_before(*parent, {toks.back().name, op.value}, op.before);
+          if (!present) insert_before(*parent, {target.leaf, op.value}, op.before);
           return {};
         case OpKind::drop_field:
           if (present) parent->members.erase(it);
@@ -211,7 +264,10 @@ Result<void> apply_op(const TransformOp& op, StateStream& stream, std::size_t in
           return {};
         }
         case OpKind::refuse_value:
-          if (present && !(it->value == op.value))
+          // No value: the field must not be sent at all.
+          if (present && op.value.get_if<Null>())
+            return fail(op_error(Errc::invalid_value, s, op.path, fmt::format("is sent: {}", op.reason)));
+          if (present && !same_on_wire(it->value, op.value))
             return fail(op_error(Errc::invalid_value, s, op.path,
                                  fmt::format("is {}: {}", to_text(it->value), op.reason)));
           return {};
@@ -228,33 +284,44 @@ Result<void> apply_op(const TransformOp& op, StateStream& stream, std::size_t in
           if (present)
             it->value = std::move(*v);
           else
-            insert_before(*parent, {toks.back().name, std::move(*v)}, op.before);
+            insert_before(*parent, {target.leaf, std::move(*v)}, op.before);
           return {};
         }
         default:
           return {};
       }
     }
-    case OpKind::set_version: {
-      if (op.path.empty()) return {};  // the section's own version is the transform's `to`
-      SubsectionState* sub = find_sub(s.body, op.path);
-      if (sub) sub->version_id = op.version;
-      return {};
-    }
+    case OpKind::set_version:
     case OpKind::add_subsection:
-      if (!find_sub(s.body, op.path)) {
-        const Struct* body = op.value.get_if<Struct>();
-        s.body.subsections.push_back({op.path, op.version, body ? *body : Struct{}});
-      }
-      return {};
     case OpKind::drop_subsection:
-      std::erase_if(s.body.subsections, [&](const SubsectionState& x) { return x.name == op.path; });
-      return {};
-    case OpKind::refuse_subsection:
-      if (find_sub(s.body, op.path))
-        return fail(op_error(Errc::unknown_subsection, s, "[" + op.path + "]",
-                             fmt::format("subsection '{}' is needed: {}", op.path, op.reason)));
-      return {};
+    case OpKind::refuse_subsection: {
+      if (op.kind == OpKind::set_version && op.path.empty())
+        return {};  // the section's own version is the transform's `to`
+      SW_TRY(target, resolve_subsection(s.body, op.path, s));
+      if (!target.parent) return {};  // the struct holding it was not sent
+      Struct& at = *target.parent;
+      SubsectionState* sub = find_sub(at, target.leaf);
+      switch (op.kind) {
+        case OpKind::set_version:
+          if (sub) sub->version_id = op.version;
+          return {};
+        case OpKind::add_subsection:
+          if (!sub) {
+            const Struct* body = op.value.get_if<Struct>();
+            at.subsections.push_back({target.leaf, op.version, body ? *body : Struct{}});
+          }
+          return {};
+        case OpKind::drop_subsection:
+          std::erase_if(at.subsections, [&](const SubsectionState& x) { return x.name == target.leaf; });
+          return {};
+        default:
+          if (sub)
+            return fail(op_error(Errc::unknown_subsection, s,
+                                 op.path.find('[') == std::string::npos ? "[" + op.path + "]" : op.path,
+                                 fmt::format("subsection '{}' is needed: {}", target.leaf, op.reason)));
+          return {};
+      }
+    }
     case OpKind::split_section: {
       Section out;
       out.kind = s.kind;
@@ -265,10 +332,10 @@ Result<void> apply_op(const TransformOp& op, StateStream& stream, std::size_t in
       for (const auto& x : stream.sections) max_id = std::max(max_id, x.section_id);
       out.section_id = max_id + 1;
       for (const auto& f : op.fields) {
-        auto ft = split_path(f);
-        if (ft.size() == 1 && ft[0].subsection) {
+        if (f.size() > 2 && f.front() == '[' && f.back() == ']') {
+          const std::string_view sub_name = std::string_view(f).substr(1, f.size() - 2);
           auto it = std::find_if(s.body.subsections.begin(), s.body.subsections.end(),
-                                 [&](const SubsectionState& x) { return x.name == ft[0].name; });
+                                 [&](const SubsectionState& x) { return x.name == sub_name; });
           if (it == s.body.subsections.end()) continue;
           out.body.subsections.push_back(std::move(*it));
           s.body.subsections.erase(it);
@@ -309,84 +376,48 @@ Result<void> apply_op(const TransformOp& op, StateStream& stream, std::size_t in
 
 }  // namespace
 
-std::string_view op_kind_name(OpKind k) noexcept {
-  switch (k) {
-    case OpKind::add_field: return "add";
-    case OpKind::drop_field: return "drop";
-    case OpKind::rename_field: return "rename";
-    case OpKind::move_field: return "move";
-    case OpKind::change_width: return "width";
-    case OpKind::set_version: return "set-version";
-    case OpKind::add_subsection: return "add-subsection";
-    case OpKind::drop_subsection: return "drop-subsection";
-    case OpKind::refuse_subsection: return "refuse-subsection";
-    case OpKind::refuse_value: return "refuse-value";
-    case OpKind::split_section: return "split";
-    case OpKind::merge_section: return "merge";
-    case OpKind::compute_field: return "compute";
-  }
-  return "?";
-}
-
-std::string TransformOp::to_string() const {
-  switch (kind) {
-    case OpKind::add_field: return fmt::format("add {} = {}", path, to_text(value));
-    case OpKind::rename_field: return fmt::format("rename {} -> {}", path, name);
-    case OpKind::move_field: return fmt::format("move {} before {}", path, before.empty() ? "the end" : before);
-    case OpKind::change_width: return fmt::format("width {} -> {}", path, kind_name(width));
-    case OpKind::set_version: return fmt::format("set-version [{}] {}", path, version);
-    case OpKind::add_subsection: return fmt::format("add-subsection [{}] v{}", path, version);
-    case OpKind::split_section:
-      return fmt::format("split {} into {} v{}", fmt::join(fields, ","), name, version);
-    case OpKind::merge_section: return fmt::format("merge {}", name);
-    case OpKind::refuse_subsection: return fmt::format("refuse-subsection [{}]", path);
-    default: return fmt::format("{} {}", op_kind_name(kind), path);
-  }
-}
-
-std::string Transform::label() const {
-  std::string out = fmt::format("{} {}->{}", section, from, to);
-  if (!note.empty()) out += " (" + note + ")";
-  return out;
-}
-
-void TransformSet::add_all(const TransformSet& other) {
-  for (const auto& t : other.all_) all_.push_back(t);
-}
-
 namespace {
-// Walks a path; returns the description the last token lives in and that token.
-const Description* walk(const Description& d, const std::vector<Token>& toks) {
+// The description holding a path's last component and that component
+// ("" when the path ends in a subsection, whose name is then in `sub`).
+struct DescTarget {
+  const Description* at = nullptr;
+  std::string_view field, sub;
+};
+
+DescTarget walk(const Description& d, std::string_view path) {
   const Description* cur = &d;
-  for (std::size_t i = 0; i + 1 < toks.size(); ++i) {
-    if (toks[i].subsection) {
-      const Subsection* sub = cur->find_subsection(toks[i].name);
-      if (!sub) return nullptr;
-      cur = &sub->description;
+  std::string_view rest = path;
+  while (true) {
+    std::string_view sub;
+    if (take_subsection(rest, sub)) {
+      if (rest.empty()) return {cur, {}, sub};
+      const Subsection* s = cur->find_subsection(sub);
+      if (!s) return {};
+      cur = &s->description;
       continue;
     }
-    const Field* f = cur->find_field(toks[i].name);
-    if (!f || !f->nested) return nullptr;
+    if (rest.empty()) return {};
+    const std::size_t end =
+        component_end(rest, [&](std::string_view n) { return cur->find_field(n) != nullptr; });
+    if (end == rest.size() || end == std::string_view::npos) return {cur, rest, {}};
+    const Field* f = cur->find_field(rest.substr(0, end));
+    if (!f->nested) return {};
     cur = f->nested.get();
+    rest.remove_prefix(end + 1);
   }
-  return cur;
 }
 }  // namespace
 
 const Field* description_field(const Description& d, std::string_view path) {
-  auto toks = split_path(path);
-  if (toks.empty() || toks.back().subsection) return nullptr;
-  const Description* at = walk(d, toks);
-  return at ? at->find_field(toks.back().name) : nullptr;
+  DescTarget t = walk(d, path);
+  return t.at && !t.field.empty() ? t.at->find_field(t.field) : nullptr;
 }
 
 bool description_has(const Description& d, std::string_view path) {
-  auto toks = split_path(path);
-  if (toks.empty()) return true;
-  const Description* at = walk(d, toks);
-  if (!at) return false;
-  return toks.back().subsection ? at->find_subsection(toks.back().name) != nullptr
-                                : at->find_field(toks.back().name) != nullptr;
+  if (path.empty()) return true;
+  DescTarget t = walk(d, path);
+  if (!t.at) return false;
+  return t.field.empty() ? t.at->find_subsection(t.sub) != nullptr : t.at->find_field(t.field) != nullptr;
 }
 
 bool TransformCondition::holds(const Description& destination) const {
@@ -404,8 +435,17 @@ bool TransformCondition::holds(const Description& destination) const {
 Result<void> apply_transform(const Transform& t, StateStream& stream, std::size_t index) {
   if (index >= stream.sections.size())
     return fail(Errc::not_found, "transform: no such section");
-  // Work on a copy of the sections: all or nothing.
-  std::vector<Section> saved = stream.sections;
+  // All or nothing: keep a copy of what the transform may change, only this
+  // section unless it splits or merges (a stream's RAM is not copied per step).
+  const bool neighbours = std::any_of(t.ops.begin(), t.ops.end(), [](const TransformOp& op) {
+    return op.kind == OpKind::split_section || op.kind == OpKind::merge_section;
+  });
+  std::vector<Section> saved;
+  if (neighbours)
+    saved = stream.sections;
+  else
+    saved.push_back(stream.sections[index]);
+  const std::size_t first_index = index;
   const std::string name = stream.sections[index].name;
   const std::uint32_t instance = stream.sections[index].instance_id;
   for (const auto& op : t.ops) {
@@ -416,7 +456,10 @@ Result<void> apply_transform(const Transform& t, StateStream& stream, std::size_
         if (stream.sections[k].name == name && stream.sections[k].instance_id == instance) index = k;
     auto r = apply_op(op, stream, index);
     if (!r) {
-      stream.sections = std::move(saved);
+      if (neighbours)
+        stream.sections = std::move(saved);
+      else
+        stream.sections[first_index] = std::move(saved.front());
       Error e = std::move(r.error());
       e.message += fmt::format(" (transform {})", t.label());
       return fail(std::move(e));
@@ -426,103 +469,5 @@ Result<void> apply_transform(const Transform& t, StateStream& stream, std::size_
     if (sec.name == name && sec.instance_id == instance) sec.version_id = t.to;
   return {};
 }
-
-namespace ops {
-TransformOp add(std::string path, Value def, std::string before) {
-  TransformOp o;
-  o.kind = OpKind::add_field;
-  o.path = std::move(path);
-  o.value = std::move(def);
-  o.before = std::move(before);
-  return o;
-}
-TransformOp drop(std::string path) {
-  TransformOp o;
-  o.kind = OpKind::drop_field;
-  o.path = std::move(path);
-  return o;
-}
-TransformOp rename(std::string path, std::string to) {
-  TransformOp o;
-  o.kind = OpKind::rename_field;
-  o.path = std::move(path);
-  o.name = std::move(to);
-  return o;
-}
-TransformOp move(std::string path, std::string before) {
-  TransformOp o;
-  o.kind = OpKind::move_field;
-  o.path = std::move(path);
-  o.before = std::move(before);
-  return o;
-}
-TransformOp change_width(std::string path, ValueKind width) {
-  TransformOp o;
-  o.kind = OpKind::change_width;
-  o.path = std::move(path);
-  o.width = width;
-  return o;
-}
-TransformOp set_version(std::string subsection, std::uint32_t version) {
-  TransformOp o;
-  o.kind = OpKind::set_version;
-  o.path = std::move(subsection);
-  o.version = version;
-  return o;
-}
-TransformOp add_subsection(std::string name, std::uint32_t version, Struct body) {
-  TransformOp o;
-  o.kind = OpKind::add_subsection;
-  o.path = std::move(name);
-  o.version = version;
-  o.value = Value(std::move(body));
-  return o;
-}
-TransformOp drop_subsection(std::string name) {
-  TransformOp o;
-  o.kind = OpKind::drop_subsection;
-  o.path = std::move(name);
-  return o;
-}
-TransformOp refuse_subsection(std::string name, std::string reason) {
-  TransformOp o;
-  o.kind = OpKind::refuse_subsection;
-  o.path = std::move(name);
-  o.reason = std::move(reason);
-  return o;
-}
-TransformOp refuse_value(std::string path, Value allowed, std::string reason) {
-  TransformOp o;
-  o.kind = OpKind::refuse_value;
-  o.path = std::move(path);
-  o.value = std::move(allowed);
-  o.reason = std::move(reason);
-  return o;
-}
-TransformOp split(std::string new_section, std::uint32_t version, std::vector<std::string> fields) {
-  TransformOp o;
-  o.kind = OpKind::split_section;
-  o.name = std::move(new_section);
-  o.version = version;
-  o.fields = std::move(fields);
-  return o;
-}
-TransformOp merge(std::string other_section, std::string before) {
-  TransformOp o;
-  o.kind = OpKind::merge_section;
-  o.name = std::move(other_section);
-  o.before = std::move(before);
-  return o;
-}
-TransformOp compute(std::string path, std::function<Result<Value>(const Struct&)> f,
-                    std::string before) {
-  TransformOp o;
-  o.kind = OpKind::compute_field;
-  o.path = std::move(path);
-  o.compute = std::move(f);
-  o.before = std::move(before);
-  return o;
-}
-}  // namespace ops
 
 }  // namespace statewire

@@ -81,6 +81,18 @@ class Validator {
             later_takes = true;
         if (later_takes) continue;
       }
+      if (f.test && !decided && named_here && !f.nested && f.size &&
+          vmstate_wire_size(m->value) != f.size) {
+        // Alternatives of one name and different sizes, each behind a test
+        // (PCI config space: 256 bytes, or 4096 for PCI Express): the member
+        // is the one whose size it has.
+        bool other_fits = false;
+        for (std::size_t fj = fi + 1; fj < fields.size(); ++fj)
+          if (fields[fj].test && same_name(fields[fj].name, f.name) &&
+              fields[fj].size == vmstate_wire_size(m->value))
+            other_fits = true;
+        if (other_fits) continue;
+      }
       const bool present = f.test ? decided.value_or(named_here) : f.version_id <= version;
       if (!present) {
         if (f.must_exist)
@@ -340,7 +352,10 @@ std::uint64_t vmstate_wire_size(const Value& v) noexcept {
         } else if constexpr (std::is_same_v<T, std::string>) {
           return 4 + x.size();
         } else if constexpr (std::is_same_v<T, Array>) {
-          std::uint64_t n = x.layout == ArrayLayout::marker_list ? 1 + x.items.size() : 0;
+          // Lists: a marker per item and the end marker; GTrees also a be32 count.
+          std::uint64_t n = x.layout == ArrayLayout::marker_list ? 1 + x.items.size()
+                            : x.layout == ArrayLayout::gtree    ? 5 + x.items.size()
+                                                                : 0;
           for (const auto& i : x.items) n += vmstate_wire_size(i);
           return n;
         } else {
@@ -365,41 +380,47 @@ std::vector<Error> validate_body(const Struct& body, const Description& d, std::
   return out;
 }
 
+void validate_section(const Section& s, const DescriptionLookup& lookup, const ValidateOptions& opt,
+                      StreamValidation& out) {
+  if (s.kind != SectionKind::full) {
+    if (s.kind == SectionKind::start)
+      out.unchecked.push_back(fmt::format("{}: sent in several records (bulk data)", s.label()));
+    return;
+  }
+  if (opaque_body(s.body)) {
+    out.unchecked.push_back(fmt::format("{}: kept as bytes (no schema explained it)", s.label()));
+    return;
+  }
+  auto candidates = lookup(s);
+  if (candidates.empty() && opt.dump_schema) {
+    out.unchecked.push_back(fmt::format("{}: not in the schema dump", s.label()));
+    return;
+  }
+  if (candidates.empty()) {
+    Error e = make_error(Errc::unknown_section,
+                         fmt::format("the destination has no description of section '{}'", s.name));
+    e.section = s.label();
+    out.problems.push_back(std::move(e));
+    return;
+  }
+  ValidateOptions o = opt;
+  o.max_problems = opt.max_problems > out.problems.size() ? opt.max_problems - out.problems.size() : 0;
+  if (!o.max_problems) return;
+  std::vector<Error> best;
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    auto p = validate_body(s.body, *candidates[c], s.version_id, s.label(), o);
+    if (c == 0 || p.size() < best.size()) best = std::move(p);
+    if (best.empty()) break;
+  }
+  for (auto& e : best) out.problems.push_back(std::move(e));
+}
+
 StreamValidation validate_stream(const StateStream& stream, const DescriptionLookup& lookup,
                                  const ValidateOptions& opt) {
   StreamValidation out;
   for (const auto& s : stream.sections) {
-    if (s.kind != SectionKind::full) {
-      if (s.kind == SectionKind::start)
-        out.unchecked.push_back(fmt::format("{}: sent in several records (bulk data)", s.label()));
-      continue;
-    }
-    if (opaque_body(s.body)) {
-      out.unchecked.push_back(fmt::format("{}: kept as bytes (no schema explained it)", s.label()));
-      continue;
-    }
-    auto candidates = lookup(s);
-    if (candidates.empty() && opt.dump_schema) {
-      out.unchecked.push_back(fmt::format("{}: not in the schema dump", s.label()));
-      continue;
-    }
-    if (candidates.empty()) {
-      Error e = make_error(Errc::unknown_section,
-                           fmt::format("the destination has no description of section '{}'", s.name));
-      e.section = s.label();
-      out.problems.push_back(std::move(e));
-      continue;
-    }
-    ValidateOptions o = opt;
-    o.max_problems = opt.max_problems > out.problems.size() ? opt.max_problems - out.problems.size() : 0;
-    if (!o.max_problems) break;
-    std::vector<Error> best;
-    for (std::size_t c = 0; c < candidates.size(); ++c) {
-      auto p = validate_body(s.body, *candidates[c], s.version_id, s.label(), o);
-      if (c == 0 || p.size() < best.size()) best = std::move(p);
-      if (best.empty()) break;
-    }
-    for (auto& e : best) out.problems.push_back(std::move(e));
+    if (out.problems.size() >= opt.max_problems) break;
+    validate_section(s, lookup, opt, out);
   }
   return out;
 }

@@ -39,7 +39,10 @@ TEST(Capabilities, ThisBuildListsOnlyWhatItSupports) {
   CapabilitySet mine = supported_capabilities();
   EXPECT_TRUE(mine.contains("codec.qemu"));
   EXPECT_TRUE(mine.contains("codec.framed"));
-  EXPECT_FALSE(mine.contains("multi-channel"));
+  // Live sessions (session.hpp) use both.
+  EXPECT_TRUE(mine.contains("multi-channel"));
+  EXPECT_TRUE(mine.contains("return-path"));
+  EXPECT_FALSE(mine.contains("codec.from-the-future"));
 }
 
 TEST(Capabilities, JsonRoundTripAndErrors) {

@@ -27,6 +27,47 @@ TEST(DemoCommand, SavesLoadsAndChecksTheExampleVm) {
   EXPECT_EQ(r.out.substr(r.out.size() - 3), "OK\n");
 }
 
+// Step 7: one forward and one backward migration of the evolving model
+// through transforms, the plan's steps shown, the state checked field by field.
+TEST(DemoCommand, MigratesTheEvolvingModelForwardAndBackward) {
+  auto r = testing::run(testing::cli() + " demo --no-tree");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::size_t step = r.out.find("7. migrations between releases through transforms");
+  ASSERT_NE(step, std::string::npos) << r.out;
+  const std::string out = r.out.substr(step);
+  const std::size_t back = out.find("release 4 on demo-2.0 -> release 2");
+  ASSERT_NE(out.find("release 1 on demo-1.0 -> release 4"), std::string::npos) << out;
+  ASSERT_NE(back, std::string::npos) << out;
+  const std::string fwd = out.substr(0, back), bwd = out.substr(back);
+  // The plan's steps: every transform of the chain, with its operations.
+  for (const char* line : {"timer/0: version 1 -> 3", "timer 1->2 (prescaler added)", "add prescale = 0x1",
+                           "timer 2->3", "compute remaining", "split filter into nic-filter v1",
+                           "rename ier -> int_enable"})
+    EXPECT_NE(fwd.find(line), std::string::npos) << line << "\n" << fwd;
+  for (const char* line : {"timer/0: version 3 -> 2", "drop remaining", "width count -> u32",
+                           "merge nic-filter", "rename int_enable -> ier"})
+    EXPECT_NE(bwd.find(line), std::string::npos) << line << "\n" << bwd;
+  // Field by field at the destination, and the way back.
+  EXPECT_NE(fwd.find("release 4 holds timer/0: every field as sent: count=0x186a0 reload=0x3d090 "
+                     "prescale=0x1 remaining=0x186a0"),
+            std::string::npos)
+      << fwd;
+  EXPECT_NE(fwd.find("release 4 holds nic-filter/0: every field as sent: filter=[0xa000001"),
+            std::string::npos)
+      << fwd;
+  EXPECT_NE(bwd.find("release 2 holds timer/0: every field as sent: count=0x186a0 reload=0x3d090 "
+                     "prescale=0x4"),
+            std::string::npos)
+      << bwd;
+  EXPECT_NE(bwd.find("release 2 holds nic/0: every field as sent: mac=525400123456 ctrl=0x11 "
+                     "filter=[0xa000001"),
+            std::string::npos)
+      << bwd;
+  EXPECT_NE(fwd.find("back to release 1: the source's state, field by field"), std::string::npos);
+  EXPECT_NE(bwd.find("back to release 4: the source's state, field by field"), std::string::npos);
+  EXPECT_EQ(out.find("DIFFERENT"), std::string::npos) << out;
+}
+
 TEST(DemoCommand, SavedVmLoadsBackThroughEachCodecAndAfterConvert) {
   testing::TempDir dir;
   for (const char* codec : {"qemu", "framed", "json"}) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "statewire/describe.hpp"
+#include "statewire/schema_builder.hpp"
 #include "statewire/vmstate_body.hpp"
 
 namespace statewire {
@@ -211,6 +212,161 @@ TEST(ParityPointers, TrailerDescribedNullElementDecidesWithoutAResolver) {
   auto r2 = decode_body(d, c2, 1);
   ASSERT_FALSE(r2);
   EXPECT_EQ(r2.error().code, Errc::invalid_value);
+}
+
+// ---- Nested pointers: a pointer array inside a struct reached through a
+// struct, an array of structs or a pointer. Each instance's NULLs are its own.
+
+struct Slots {
+  std::array<std::uint32_t, 2> vals{};
+  std::array<std::uint32_t*, 2> p{};
+  // Points p[k] at vals[k] unless null[k].
+  void aim(std::array<bool, 2> null, std::array<std::uint32_t, 2> v = {}) {
+    vals = v;
+    for (std::size_t k = 0; k < 2; ++k) p[k] = null[k] ? nullptr : &vals[k];
+  }
+};
+
+const NativeDescription<Slots>& slots_desc() {
+  static const auto d = describe<Slots>("slots", 1, 1).field("p", &Slots::p);
+  return d;
+}
+
+struct Nest {
+  Slots own{};
+  Slots* one = nullptr;             // VMSTATE_STRUCT_POINTER
+  std::array<Slots, 2> two{};       // an array of structs
+  std::array<Slots, 2> pool{};
+  std::array<Slots*, 2> many{};     // an array of pointers to structs
+};
+
+NativeDescription<Nest> nest_desc() {
+  return describe<Nest>("nest", 1, 1)
+      .structure("one", &Nest::one, slots_desc())
+      .structure("two", &Nest::two, slots_desc())
+      .structure("many", &Nest::many, slots_desc());
+}
+
+// one->p {NULL, 5}; two[0].p {6, NULL}; two[1].p {NULL, NULL}; many {NULL,
+// ->{0x30303030, NULL}}: the same description's field with four patterns.
+void aim_nest(Nest& n, bool values) {
+  auto v = [values](std::uint32_t a, std::uint32_t b) {
+    return values ? std::array<std::uint32_t, 2>{a, b} : std::array<std::uint32_t, 2>{};
+  };
+  n.own.aim({true, false}, v(0, 5));
+  n.one = &n.own;
+  n.two[0].aim({false, true}, v(6, 0));
+  n.two[1].aim({true, true});
+  n.pool[1].aim({false, true}, v(0x30303030, 0));
+  n.many = {nullptr, &n.pool[1]};
+}
+
+const Bytes kNest = {0x30, 0x00, 0x00, 0x00, 0x05,   // one->p: NULL, 5
+                     0x00, 0x00, 0x00, 0x06, 0x30,   // two[0].p: 6, NULL
+                     0x30, 0x30,                     // two[1].p: NULL, NULL
+                     0x30,                           // many[0] is NULL
+                     0x30, 0x30, 0x30, 0x30, 0x30};  // many[1]->p: 0x30303030, NULL
+
+TEST(ParityPointers, NestedPointerArraysAreDecidedPerInstanceOnBothPaths) {
+  const auto d = nest_desc();
+  Nest src, dest;
+  aim_nest(src, true);
+  aim_nest(dest, false);
+  auto saved = d.save(src);
+  ASSERT_TRUE(saved) << saved.error().to_string();
+  EXPECT_EQ(*saved, kNest);
+  // The resolver is keyed by each instance's path.
+  const PointerResolver r = d.pointer_resolver(dest);
+  for (const char* key : {"nest.one.p", "nest.two[0].p", "nest.two[1].p", "nest.many",
+                          "nest.many[1].p"})
+    EXPECT_TRUE(r.count(key)) << key;
+  EXPECT_FALSE(r.count("nest.many[0].p"));  // NULL: nothing to read there
+  auto tree = d.to_tree(src);
+  ASSERT_TRUE(tree);
+  auto decoded = decode_as(d, dest, kNest, 1);
+  ASSERT_TRUE(decoded) << decoded.error().to_string();
+  EXPECT_EQ(*decoded, *tree) << to_text(*decoded) << "\n" << to_text(*tree);
+  EXPECT_EQ(encode(*decoded), kNest);
+  ASSERT_TRUE(d.load(dest, kNest, 1));
+  EXPECT_EQ(dest.own.vals[1], 5u);
+  EXPECT_EQ(dest.two[0].vals[0], 6u);
+  EXPECT_EQ(dest.pool[1].vals[0], 0x30303030u);
+}
+
+TEST(ParityPointers, NestedDestinationThatDiffersRefusesOnBothPaths) {
+  const auto d = nest_desc();
+  // two[1].p[1] is set on this destination: after two[1].p[0]'s marker it
+  // reads 30 30 30 30 as a value, then many[0] wants a marker and finds 0x30
+  // there, many[1]->p[0] wants four bytes of which one is left.
+  Nest dest;
+  aim_nest(dest, false);
+  dest.two[1].aim({true, false});
+  auto l = d.load(dest, kNest, 1);
+  ASSERT_FALSE(l);
+  auto r = decode_as(d, dest, kNest, 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, l.error().code);
+  EXPECT_EQ(r.error().code, Errc::truncated);
+  EXPECT_EQ(r.error().field_path, "many[1].p[0]");
+}
+
+TEST(ParityPointers, SchemaPathResolverByInstancePath) {
+  // The same wire through a hand-written Description: a resolver keyed by
+  // instance paths decides each; the description-wide key cannot, since its
+  // instances differ, so alone it gives a wrong reading or an error.
+  auto slots = SchemaBuilder("slots", 1, 1).pointers("p", FieldKind::u32, 2).build();
+  ASSERT_TRUE(slots) << slots.error().to_string();
+  FieldOptions two;
+  two.count = 2;
+  auto nest = SchemaBuilder("nest", 1, 1)
+                  .structure("one", *slots)
+                  .structure("two", *slots, two)
+                  .struct_pointers("many", *slots, 2)
+                  .build();
+  ASSERT_TRUE(nest) << nest.error().to_string();
+  auto nulls = [](std::vector<bool> v) -> PointerPredicate {
+    return [v](const Struct&, std::uint64_t k) -> std::optional<bool> {
+      if (k >= v.size()) return std::nullopt;
+      return bool(v[k]);
+    };
+  };
+  PointerResolver r;
+  r["nest.one.p"] = nulls({true, false});
+  r["nest.two[0].p"] = nulls({false, true});
+  r["nest.two[1].p"] = nulls({true, true});
+  r["nest.many"] = nulls({true, false});
+  r["nest.many[1].p"] = nulls({false, true});
+  BodyDecodeOptions opt;
+  opt.pointers = &r;
+  Cursor cur(kNest);
+  auto got = decode_body(*nest, cur, 1, opt);
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_TRUE(cur.empty());
+  EXPECT_EQ(encode(*got), kNest);
+  const Value* many = got->find("many");
+  ASSERT_TRUE(many && many->get_if<Array>());
+  EXPECT_EQ(many->get_if<Array>()->items[0], Value(Null{}));
+  const Struct* m1 = many->get_if<Array>()->items[1].get_if<Struct>();
+  ASSERT_TRUE(m1);
+  const Array* p = m1->find("p")->get_if<Array>();
+  EXPECT_EQ(p->items[0], Value(std::uint32_t{0x30303030}));
+  EXPECT_EQ(p->items[1], Value(Null{}));
+  // An instance no key names is undecided: an error naming it, not a guess.
+  r.erase("nest.two[1].p");
+  Cursor cur2(kNest);
+  auto undecided = decode_body(*nest, cur2, 1, opt);
+  ASSERT_FALSE(undecided);
+  EXPECT_EQ(undecided.error().code, Errc::unsupported);
+  EXPECT_EQ(undecided.error().field_path, "two[1].p[0]");
+  EXPECT_EQ(undecided.error().offset, 10u);
+  // The description-wide key decides every instance alike.
+  PointerResolver wide;
+  wide["nest.many"] = nulls({true, false});
+  wide["slots.p"] = nulls({false, false});
+  opt.pointers = &wide;
+  Cursor cur3(kNest);
+  auto alike = decode_body(*nest, cur3, 1, opt);
+  EXPECT_FALSE(alike && cur3.empty());
 }
 
 // ---- Lists (QTAILQ / QLIST) ---------------------------------------------------

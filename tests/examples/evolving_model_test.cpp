@@ -33,26 +33,6 @@ MigrationPlan plan_to(const StateStream& s, const Build& dst, const TestResolver
   return plan_migration(s, dst.catalog, opt);
 }
 
-// A release saves at its own current version, which may be newer than the
-// one the state arrived in (it reads older versions natively). To compare,
-// the arrived state is carried on to the versions the release saved.
-StateStream at_versions_of(const StateStream& planned, const StateStream& saved,
-                           const Build& b, const TestResolver& tests) {
-  SchemaCatalog pinned;
-  for (const auto& sec : saved.sections)
-    if (const Description* d = b.catalog.find(sec)) {
-      auto copy = std::make_shared<Description>(*d);
-      copy->minimum_version_id = sec.version_id;
-      copy->version_id = sec.version_id;
-      pinned.add(std::move(copy));
-    }
-  PlanOptions opt;
-  opt.transforms = &transforms();
-  opt.validate.tests = &tests;
-  MigrationPlan p = plan_migration(planned, pinned, opt);
-  return p.ok() ? std::move(p.result) : planned;
-}
-
 std::string reasons(const std::vector<Error>& errors) {
   std::vector<std::string> r;
   for (const auto& e : errors) r.push_back(e.to_string());

@@ -1,7 +1,8 @@
 // Fuzz target for the VMState parity constructs: arrays of pointers (scalar
 // and struct, with NULL elements), QTAILQ-style lists in a std::vector and a
 // std::list, a GTree in a std::map, an _EQUAL field, a 2-D array, a computed wire-only child and a
-// nested struct at a fixed version. For any input, the native load and
+// nested struct at a fixed version, pointer arrays inside a pointed-to struct
+// and inside an array of structs. For any input, the native load and
 // decode_body (with the destination's test and pointer resolvers) must agree:
 // what the native side accepts decodes to a tree that re-encodes to exactly
 // the bytes consumed and loads (from_tree) into the same object; what it
@@ -33,6 +34,15 @@ struct PVersioned {
 struct PTmp {
   std::uint64_t ns = 0;
 };
+// A pointer array inside a struct reached through a pointer and inside an
+// array of structs: each instance's NULLs are its own.
+struct PNest {
+  std::array<std::uint16_t, 2> vals{};
+  std::array<std::uint16_t*, 2> p{};
+  void aim(bool null0, bool null1) {
+    p = {null0 ? nullptr : &vals[0], null1 ? nullptr : &vals[1]};
+  }
+};
 
 struct ParityModel {
   std::uint8_t head = 0;
@@ -48,10 +58,21 @@ struct ParityModel {
   std::uint32_t ms = 0;
   PVersioned v;
   std::uint8_t tail = 0;
+  PNest nest_own;
+  PNest* nest = &nest_own;
+  std::array<PNest, 2> nests{};
 
-  ParityModel() = default;
+  ParityModel() { aim(); }
+  void aim() {
+    nest_own.aim(false, true);
+    nests[0].aim(true, false);
+    nests[1].aim(false, false);
+  }
   // Copies keep pointing at their own storage, like a device's sub-objects.
-  ParityModel(const ParityModel& o) { *this = o; }
+  ParityModel(const ParityModel& o) {
+    aim();
+    *this = o;
+  }
   ParityModel& operator=(const ParityModel& o) {
     head = o.head;
     store = o.store;
@@ -64,6 +85,8 @@ struct ParityModel {
     ms = o.ms;
     v = o.v;
     tail = o.tail;
+    nest_own.vals = o.nest_own.vals;
+    for (std::size_t i = 0; i < 2; ++i) nests[i].vals = o.nests[i].vals;
     return *this;
   }
 };
@@ -75,6 +98,7 @@ const NativeDescription<ParityModel>& parity_model() {
                                     .field("a", &PVersioned::a)
                                     .field("b", &PVersioned::b, since(2));
   static const auto tmp = describe<PTmp>("parity/tmp", 1, 1).field("ns", &PTmp::ns);
+  static const auto nest = describe<PNest>("parity/nest", 1, 1).field("p", &PNest::p);
   static const auto d =
       describe<ParityModel>("parity", 1, 1)
           .field("head", &ParityModel::head)
@@ -94,7 +118,9 @@ const NativeDescription<ParityModel>& parity_model() {
                 return ok();
               })
           .structure("v", &ParityModel::v, versioned, struct_version(1))
-          .field("tail", &ParityModel::tail);
+          .field("tail", &ParityModel::tail)
+          .structure("nest", &ParityModel::nest, nest)
+          .structure("nests", &ParityModel::nests, nest);
   return d;
 }
 

@@ -9,6 +9,7 @@
 #include "statewire/qemu_stream.hpp"
 #include "statewire/qemu_transforms.hpp"
 #include "statewire/schema_json.hpp"
+#include "qemu_release_util.hpp"
 #include "test_util.hpp"
 
 namespace statewire {
@@ -23,27 +24,8 @@ fs::path dump_10_2(const std::string& machine) {
 #define REQUIRE_10_2_DUMP(path)                                                     \
   if (!fs::exists(path)) GTEST_SKIP() << "QEMU 10.2 dump not present: " << (path)
 
-StateStream decode(const fs::path& p) {
-  auto bytes = testing::read_bytes(p);
-  auto s = qemu::decode_qemu_stream(ByteSpan(bytes.data(), bytes.size()));
-  EXPECT_TRUE(s) << s.error().to_string();
-  return s ? std::move(*s) : StateStream{};
-}
-
-struct Destination {
-  SchemaCatalog catalog;
-  TransformSet transforms = qemu_builtin_transforms();
-  PlanOptions opt;
-  explicit Destination(const fs::path& dump) {
-    auto set = load_schema_file(dump.string());
-    EXPECT_TRUE(set) << set.error().to_string();
-    if (set) catalog = SchemaCatalog::from_dump(*set);
-    for (auto& d : qemu::builtin_qemu_descriptions()) catalog.add(std::move(d));
-    opt.transforms = &transforms;
-    opt.validate.dump_schema = true;
-  }
-  MigrationPlan plan(StateStream s) const { return plan_migration(std::move(s), catalog, opt); }
-};
+StateStream decode(const fs::path& p) { return testing::decode_stream(p); }
+using Destination = testing::DumpDestination;
 
 const Section* find(const StateStream& s, std::string_view name) {
   for (const auto& x : s.sections)

@@ -98,6 +98,15 @@ Build make_build() {
     return reg.save();
   };
   b.tests = [](std::string_view) { return statewire::TestResolver{}; };
+  b.instantiate = [m = b.machines](std::string_view machine, std::optional<Workload> w)
+      -> statewire::Result<std::unique_ptr<Instance>> {
+    SW_TRY(idx, detail::machine_index(m, machine, 2));
+    auto inst = std::make_unique<detail::LiveVm<Vm>>();
+    (void)idx;  // no compat properties before release 3
+    if (w) run(inst->vm, *w);
+    SW_CHECK(inst->register_devices(registry));
+    return std::unique_ptr<Instance>(std::move(inst));
+  };
   return b;
 }
 

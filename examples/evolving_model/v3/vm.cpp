@@ -136,6 +136,15 @@ Build make_build() {
     };
     return r;
   };
+  b.instantiate = [m = b.machines](std::string_view machine, std::optional<Workload> w)
+      -> statewire::Result<std::unique_ptr<Instance>> {
+    SW_TRY(idx, detail::machine_index(m, machine, 3));
+    auto inst = std::make_unique<detail::LiveVm<Vm>>();
+    configure(inst->vm, m, idx);
+    if (w) run(inst->vm, *w);
+    SW_CHECK(inst->register_devices(registry));
+    return std::unique_ptr<Instance>(std::move(inst));
+  };
   return b;
 }
 

@@ -679,7 +679,10 @@ std::string report_text(const StreamReport& r, const Error* stopped) {
                    m.header.offset, kinds[static_cast<int>(m.header.kind)], m.header.section_id,
                    printable(m.header.idstr), m.header.instance_id, m.header.version_id, m.body_size,
                    schema_source_name(m.source),
-                   m.source == SchemaSource::opaque ? printable(m.note) : std::string());
+                   m.source == SchemaSource::opaque ? printable(m.note)
+                   : m.kept_as_bytes.empty()        ? std::string()
+                                                    : "custom field kept as bytes: " +
+                                                          printable(m.kept_as_bytes));
   }
   fmt::format_to(out, "\nschemas:");
   const char* sep = " ";

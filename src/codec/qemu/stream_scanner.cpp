@@ -22,6 +22,7 @@
 #include "core/stream_window.hpp"
 #include "codec/qemu/trailer.hpp"
 #include "statewire/qemu_stream.hpp"
+#include "statewire/qemu_virtio.hpp"
 
 // Assigns a Result's value to an existing variable, or returns its error.
 #define SW_TRY_ASSIGN(lhs, expr)                                         \
@@ -99,6 +100,7 @@ class QemuStreamReader::Impl {
         budget_(opt.budget ? *opt.budget : own_budget_) {
     body_opt_.limits = opt.limits;
     body_opt_.budget = &budget_;
+    if (opt.custom_infos) body_opt_.custom = &custom_decoders();
   }
 
   Result<bool> step(QemuStreamVisitor& v) {
@@ -575,7 +577,9 @@ class QemuStreamReader::Impl {
       bool keep = false;
       ~Refund() { if (!keep) b.refund(b.used() - before); }
     } refund{budget_, budget_.used()};
-    auto r = decode_body(d, c, h.version_id, with ? *with : body_opt_);
+    BodyDecodeOptions o = with ? *with : body_opt_;
+    o.section = h.idstr;
+    auto r = decode_body(d, c, h.version_id, o);
     if (!r) {
       why = r.error().to_string();
       return std::optional<Attempt>();
@@ -734,14 +738,24 @@ class QemuStreamReader::Impl {
       }
       if (!d) continue;
       std::string why;
+      std::string kept;  // a custom field's decoder refused: why it stays bytes
       if (src == SchemaSource::dump) {
         SW_TRY_ASSIGN(got, try_decode_dump(*d, h, *end, why));
       } else {
         SW_TRY_ASSIGN(got, try_decode(*d, h, end, why));
+        if (!got && body_opt_.custom && end) {
+          // Again with custom fields as bytes (their size in a trailer is exact).
+          BodyDecodeOptions plain = body_opt_;
+          plain.custom = nullptr;
+          std::string why2;
+          SW_TRY_ASSIGN(got, try_decode(*d, h, end, why2, &plain));
+          if (got) kept = std::move(why);
+        }
       }
       if (got) {
         sum.source = src;
         sum.note = fmt::format("{} '{}' v{}", schema_source_name(src), d->name, d->version_id);
+        sum.kept_as_bytes = std::move(kept);
         used = d;
         break;
       }

@@ -104,7 +104,9 @@ void add_member(Json& out, const Member& m, OldFields& old) {
   const Value& v = m.value;
   // An entry that still describes the value exactly keeps QEMU's type name.
   auto reusable = [&](std::uint64_t size) {
-    return prev && prev->value("size", std::uint64_t{0}) == size && !prev->contains("struct");
+    // A byte array kept as one buffer has the bytes of its elements.
+    return prev && !prev->contains("struct") &&
+           prev->value("size", std::uint64_t{0}) * prev->value("array_len", std::uint64_t{1}) == size;
   };
   if (const Struct* st = v.get_if<Struct>()) {
     out.push_back(struct_entry(m.name, *st, prev));
