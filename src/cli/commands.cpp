@@ -29,6 +29,7 @@ void register_commands(CLI::App& app) {
   register_report(app);
   register_plan(app);
   register_migrate(app);
+  register_proxy(app);
   register_demo(app);
 }
 

@@ -25,6 +25,7 @@ void register_diff(CLI::App& app);
 void register_report(CLI::App& app);
 void register_plan(CLI::App& app);
 void register_migrate(CLI::App& app);
+void register_proxy(CLI::App& app);
 
 // An existing file, or "-" for standard input (streams: see MappedFile::open).
 inline const CLI::Validator kInputFile =

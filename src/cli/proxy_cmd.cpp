@@ -1,0 +1,142 @@
+// `statewire proxy --listen ADDR --to ADDR [--to-schema DUMP] [--rules FILE]
+// [--from-schema DUMP] [--rename OLD=NEW] [--machine-type NAME]`: a live QEMU
+// migration passed through statewire (docs/proxy.md). The source QEMU
+// migrates to --listen, the proxy connects to the destination QEMU's
+// -incoming address; `-` on both sides runs it on standard input and output
+// for exec: migrations. Exit 0 when the migration went through, 1 when it
+// failed (the reason is printed), 2 for wrong arguments or unreachable peers.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "cli/compat_setup.hpp"
+#include "cli/io.hpp"
+#include "statewire/channel.hpp"
+#include "statewire/proxy.hpp"
+
+namespace statewire::cli {
+
+namespace {
+
+struct ProxyArgs {
+  std::string listen, to, from_schema, format = "text", machine_type;
+  std::vector<std::string> renames;
+  CompatArgs compat;
+  double timeout = 60, accept_timeout = 300;
+  bool quiet = false;
+};
+
+void unreachable(const Error& e) {
+  fmt::print(stderr, "statewire: error: {} [{}]\n", e.to_string(), errc_name(e.code));
+  set_exit_code(kExitUsage);
+}
+
+Timeout seconds(double s) { return Timeout(static_cast<std::int64_t>(s * 1000)); }
+
+void run_proxy_cmd(const ProxyArgs& a) {
+  auto listen = parse_endpoint(a.listen);
+  if (!listen) return unreachable(listen.error());
+  auto to = parse_endpoint(a.to);
+  if (!to) return unreachable(to.error());
+
+  CompatSetup setup;
+  if (auto r = make_compat_setup(a.compat, setup); !r) return unreachable(r.error());
+  SchemaSet from_dump;
+  ProxyOptions opt;
+  if (!a.from_schema.empty()) {
+    auto d = read_schema_dump(a.from_schema);
+    if (!d) return unreachable(d.error());
+    from_dump = std::move(*d);
+    opt.source_dump = &from_dump;
+  }
+  opt.destination = &setup.catalog;
+  opt.plan = &setup.options;
+  opt.apply_rules_without_plan = a.compat.to_schema.empty() && !a.compat.rules.empty();
+  for (const auto& r : a.renames) {
+    const auto eq = r.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == r.size())
+      return unreachable(make_error(Errc::invalid_value,
+                                    fmt::format("--rename {}: expected OLD=NEW section ids", r)));
+    opt.renames.emplace_back(r.substr(0, eq), r.substr(eq + 1));
+  }
+  if (!a.machine_type.empty()) opt.machine_type = a.machine_type;
+  opt.idle_timeout = seconds(a.timeout);
+  opt.return_path = listen->is_socket() && to->is_socket();
+  const bool to_stdout = to->kind == Endpoint::Kind::stdio;
+  if (!a.quiet) {
+    opt.progress = [to_stdout](const ProxyProgress& p) {
+      const double rate = p.seconds > 0 ? double(p.bytes_out) / p.seconds / (1 << 20) : 0;
+      fmt::print(stderr, "\rproxy: {:.1f} MiB forwarded, {:.1f} MiB/s, {} section(s) rewritten{}",
+                 double(p.bytes_out) / (1 << 20), rate, p.sections_rewritten,
+                 p.final ? "\n" : "   ");
+      (void)to_stdout;
+      std::fflush(stderr);
+    };
+  }
+
+  // The source first (it may come much later than the proxy starts), then
+  // the destination, which must already be listening (-incoming).
+  Channel source;
+  if (listen->is_socket()) {
+    auto l = Listener::open(*listen);
+    if (!l) return unreachable(l.error());
+    fmt::print(stderr, "proxy: listening on {}\n", l->local().to_string());
+    std::fflush(stderr);
+    auto c = l->accept(seconds(a.accept_timeout));
+    if (!c) return unreachable(c.error());
+    source = std::move(*c);
+  } else {
+    auto c = open_channel(*listen, Direction::receive, seconds(a.timeout));
+    if (!c) return unreachable(c.error());
+    source = std::move(*c);
+  }
+  auto dest = open_channel(*to, Direction::send, seconds(a.timeout));
+  if (!dest) {
+    // The source's migration must fail, not wait: closing its connection does it.
+    source.close();
+    return unreachable(dest.error());
+  }
+  ProxyResult res = run_proxy(source, *dest, opt);
+  const std::string summary = a.format == "json" ? render_proxy_json(res) : render_proxy_text(res);
+  // The summary goes to stdout unless stdout carries the stream.
+  std::fputs(summary.c_str(), to_stdout ? stderr : stdout);
+  set_exit_code(res.ok ? kExitOk : kExitFailure);
+}
+
+}  // namespace
+
+void register_proxy(CLI::App& app) {
+  auto a = std::make_shared<ProxyArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "proxy", "Pass a live QEMU migration through statewire, rewriting the device sections "
+               "the destination needs changed (docs/proxy.md)");
+  cmd->add_option("--listen", a->listen,
+                  "Where the source QEMU migrates to: tcp:HOST:PORT, unix:PATH, or - (standard input)")
+      ->required();
+  cmd->add_option("--to", a->to,
+                  "The destination QEMU's -incoming address: tcp:HOST:PORT, unix:PATH, or - "
+                  "(standard output)")
+      ->required();
+  add_to_schema_option(*cmd, a->compat, false);
+  add_rules_option(*cmd, a->compat);
+  cmd->add_option("--from-schema", a->from_schema,
+                  "The source QEMU's -dump-vmstate JSON, for streams without a description "
+                  "trailer")
+      ->check(kInputFile);
+  cmd->add_option("--rename", a->renames,
+                  "OLD=NEW: a section id the destination knows by another name (a PCI device at "
+                  "another slot: 0000:00:05.0/pci-serial=0000:00:06.0/pci-serial); may repeat");
+  cmd->add_option("--machine-type", a->machine_type,
+                  "Rewrite the machine type the configuration section announces");
+  cmd->add_option("--format", a->format, "Final summary: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--timeout", a->timeout, "Seconds either side may stay silent (default 60)");
+  cmd->add_option("--accept-timeout", a->accept_timeout,
+                  "Seconds to wait for the source to connect (default 300)");
+  cmd->add_flag("--quiet", a->quiet, "No progress line");
+  cmd->callback([a] { run_proxy_cmd(*a); });
+}
+
+}  // namespace statewire::cli
