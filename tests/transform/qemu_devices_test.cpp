@@ -88,7 +88,9 @@ TEST(QemuDevices, Stream72PlansInto102AndBackFieldByField) {
   for (const auto& m : nic->body.members)
     if (m.name == "unused") {
       ++unused;
-      if (const Blob* b = m.value.get_if<Blob>()) EXPECT_EQ(b->bytes, Bytes(5, 0));
+      if (const Blob* b = m.value.get_if<Blob>()) {
+        EXPECT_EQ(b->bytes, Bytes(5, 0));
+      }
     }
   EXPECT_EQ(unused, 2u);
   // ESP: the v6 body 10.2 reads, DRQ low, mig_version_id untouched.
