@@ -30,10 +30,7 @@ class SourceRun {
   SessionSummary run() {
     auto r = body();
     if (!r) finish_failure(std::move(r.error()));
-    summary_.state = machine_.state();
-    summary_.seconds = machine_.seconds();
-    summary_.wire_bytes = control_.bytes_read() + control_.bytes_written();
-    for (const auto& d : data_) summary_.wire_bytes += d.bytes_read() + d.bytes_written();
+    detail::finish_summary(summary_, machine_, control_, data_);
     return summary_;
   }
 

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <string>
+
+#include "statewire/channel.hpp"
 
 #include "statewire/session.hpp"
 
@@ -34,5 +37,15 @@ class SessionMachine {
 };
 
 bool transition_allowed(SessionState from, SessionState to) noexcept;
+
+// The end-of-run figures both ends report: final state, time, and every byte
+// the control and data channels carried in either direction.
+inline void finish_summary(SessionSummary& summary, const SessionMachine& machine,
+                           const Channel& control, std::span<const Channel> data) {
+  summary.state = machine.state();
+  summary.seconds = machine.seconds();
+  summary.wire_bytes = control.bytes_read() + control.bytes_written();
+  for (const auto& d : data) summary.wire_bytes += d.bytes_read() + d.bytes_written();
+}
 
 }  // namespace statewire::detail
