@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "memory/page_digest.hpp"
 #include "memory/page_wire.hpp"
 #include "statewire/ram_transfer.hpp"
 
@@ -32,6 +33,7 @@ struct Stage {
 // What one channel received in one round, merged after the round.
 struct ChannelRound {
   std::vector<PageBitmap> data, zero, torn;
+  std::vector<PageBitmap> checked;  // pages whose CRC went into the digest table
   std::uint64_t pages = 0, zero_pages = 0, torn_pages = 0, wire = 0, entries = 0;
   bool final = false;
 };
@@ -52,6 +54,7 @@ struct RamReceiver::Impl {
   std::optional<Error> broken;
   bool committed = false;
   std::atomic<bool> cancelled{false};
+  PageDigest digest;  // CRCs of the staged pages, for verify()
 
   Impl(RegionSet& r, std::vector<Channel*> c, RamReceiveOptions o)
       : regions(r), channels(std::move(c)), opt(o) {}
@@ -89,6 +92,7 @@ struct RamReceiver::Impl {
       s.torn = PageBitmap(r.page_count());
       stages.push_back(std::move(s));
     }
+    digest.reset(regions);
     return {};
   }
 
@@ -99,6 +103,16 @@ struct RamReceiver::Impl {
   }
 
   Result<void> channel_round(std::size_t index, std::uint64_t round, ChannelRound& out);
+  Result<void> check_complete() const;
+  std::uint64_t fill_digest() {
+    std::vector<const std::uint8_t*> bases;
+    std::vector<PageBitmap> have;
+    for (const auto& st : stages) {
+      bases.push_back(st.mem);
+      have.push_back(st.data);
+    }
+    return digest.fill(regions, bases, &have);
+  }
 };
 
 namespace {
@@ -117,6 +131,7 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
     out.data.emplace_back(r.page_count());
     out.zero.emplace_back(r.page_count());
     out.torn.emplace_back(r.page_count());
+    out.checked.emplace_back(r.page_count());
   }
   std::vector<PageEntry> table;
   std::vector<std::span<std::uint8_t>> parts;
@@ -201,6 +216,8 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
     out.entries += h.count;
     Stage& st = stages[h.region];
     if (h.kind == PageRecord::zero_pages) {
+      std::uint32_t* known = digest.table(h.region);
+      const std::uint32_t zero_crc = PageDigest::zero_page_crc(reg.page_size);
       for (const auto& e : table) {
         // The staging area always holds the final image, so commit may move
         // it whole; reading first keeps never-written staging pages untouched.
@@ -209,6 +226,8 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
         out.zero[h.region].set(e.index);
         out.data[h.region].reset(e.index);
         out.torn[h.region].reset(e.index);
+        known[e.index] = zero_crc;
+        out.checked[h.region].set(e.index);
       }
       out.zero_pages += h.count;
       continue;
@@ -268,16 +287,48 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
         }
         out.torn[h.region].set(page);
         out.data[h.region].reset(page);
+        out.checked[h.region].reset(page);
         ++out.torn_pages;
       } else {
         out.data[h.region].set(page);
         out.torn[h.region].reset(page);
+        if (check) {
+          digest.table(h.region)[page] = crcs[i];
+          out.checked[h.region].set(page);
+        } else {
+          out.checked[h.region].reset(page);
+        }
         ++out.pages;
       }
       out.zero[h.region].reset(page);
       if (comp != 0) std::memcpy(st.mem + std::uint64_t{page} * reg.page_size, ptrs[i], reg.page_size);
     }
   }
+}
+
+Result<void> RamReceiver::Impl::check_complete() const {
+  for (std::uint32_t r = 0; r < stages.size(); ++r) {
+    const Stage& st = stages[r];
+    const std::uint64_t have = st.data.count() + st.zero.count();
+    if (have != st.data.pages()) {
+      std::uint64_t first = 0;
+      for (std::size_t w = 0; w < st.data.words().size(); ++w) {
+        std::uint64_t missing = ~(st.data.words()[w] | st.zero.words()[w]);
+        if (missing) {
+          first = w * 64 + static_cast<std::uint64_t>(std::countr_zero(missing));
+          break;
+        }
+      }
+      Error e = make_error(Errc::truncated,
+                           fmt::format("{} of {} pages never arrived intact (first: page {}{})",
+                                       st.data.pages() - have, st.data.pages(), first,
+                                       st.torn.test(first) ? ", which failed its CRC and was not sent again" : ""));
+      e.section = regions[r].name;
+      e.field_path = fmt::format("page[{}]", first);
+      return fail(e);
+    }
+  }
+  return {};
 }
 
 RamReceiver::RamReceiver(RegionSet& regions, std::vector<Channel*> channels, RamReceiveOptions options)
@@ -363,16 +414,20 @@ Result<RamReceivedRound> RamReceiver::receive_round() {
     auto& d = st.data.words();
     auto& z = st.zero.words();
     auto& t = st.torn.words();
+    auto& k = s.digest.known(static_cast<std::uint32_t>(r)).words();
     for (const auto& c : got) {
       const auto& cd = c.data[r].words();
       const auto& cz = c.zero[r].words();
       const auto& ct = c.torn[r].words();
+      const auto& ck = c.checked[r].words();
       for (std::size_t w = 0; w < d.size(); ++w) {
         const std::uint64_t touched = cd[w] | cz[w] | ct[w];
         if (!touched) continue;
         d[w] = (d[w] & ~touched) | cd[w];
         z[w] = (z[w] & ~touched) | cz[w];
         t[w] = (t[w] & ~touched) | ct[w];
+        // A page that came again without a CRC is not known any more.
+        k[w] = (k[w] & ~touched) | ck[w];
       }
     }
   }
@@ -393,6 +448,44 @@ Result<std::vector<RamReceivedRound>> RamReceiver::receive_all() {
 
 bool RamReceiver::complete() const { return impl_->final_seen; }
 
+Result<std::uint64_t> RamReceiver::prepare_digest() {
+  Impl& s = *impl_;
+  if (s.broken)
+    return fail(Errc::io_error, fmt::format("the memory transfer already failed: {}", s.broken->message));
+  if (s.stages.empty()) return std::uint64_t{0};
+  return s.fill_digest();
+}
+
+Result<void> RamReceiver::verify(std::span<const std::uint32_t> source_digest) {
+  Impl& s = *impl_;
+  if (s.broken) return fail(Errc::io_error, fmt::format("the memory transfer failed: {}", s.broken->message));
+  if (s.committed) return fail(Errc::invalid_value, "memory was already committed");
+  if (!s.final_seen)
+    return fail(Errc::truncated, fmt::format("memory is incomplete: the final round has not arrived "
+                                             "({} rounds received)", s.next_round));
+  auto failed = [&](Error e) {
+    s.broken = e;
+    return fail(std::move(e));
+  };
+  if (auto r = s.check_complete(); !r) return failed(std::move(r.error()));
+  if (source_digest.empty()) return {};
+  if (source_digest.size() != s.regions.size())
+    return failed(make_error(Errc::mismatch, fmt::format("the source sent {} memory digests for {} regions",
+                                                         source_digest.size(), s.regions.size())));
+  s.fill_digest();
+  const std::vector<std::uint32_t> ours = s.digest.digests();
+  for (std::size_t r = 0; r < ours.size(); ++r)
+    if (ours[r] != source_digest[r]) {
+      Error e = make_error(Errc::mismatch,
+                           fmt::format("the staged pages differ from the source's memory (digest {:08x}, the "
+                                       "source's {:08x}): a page was damaged on the way; nothing was applied",
+                                       ours[r], source_digest[r]));
+      e.section = s.regions[static_cast<std::uint32_t>(r)].name;
+      return failed(std::move(e));
+    }
+  return {};
+}
+
 Result<void> RamReceiver::commit() {
   Impl& s = *impl_;
   if (s.broken) return fail(Errc::io_error, fmt::format("the memory transfer failed: {}", s.broken->message));
@@ -401,27 +494,7 @@ Result<void> RamReceiver::commit() {
     return fail(Errc::truncated, fmt::format("memory is incomplete: the final round has not arrived "
                                              "({} rounds received)", s.next_round));
   // Every page must have a verified copy before anything is written.
-  for (std::uint32_t r = 0; r < s.stages.size(); ++r) {
-    const Stage& st = s.stages[r];
-    const std::uint64_t have = st.data.count() + st.zero.count();
-    if (have != st.data.pages()) {
-      std::uint64_t first = 0;
-      for (std::size_t w = 0; w < st.data.words().size(); ++w) {
-        std::uint64_t missing = ~(st.data.words()[w] | st.zero.words()[w]);
-        if (missing) {
-          first = w * 64 + static_cast<std::uint64_t>(std::countr_zero(missing));
-          break;
-        }
-      }
-      Error e = make_error(Errc::truncated,
-                           fmt::format("{} of {} pages never arrived intact (first: page {}{})",
-                                       st.data.pages() - have, st.data.pages(), first,
-                                       st.torn.test(first) ? ", which failed its CRC and was not sent again" : ""));
-      e.section = s.regions[r].name;
-      e.field_path = fmt::format("page[{}]", first);
-      return fail(e);
-    }
-  }
+  SW_CHECK(s.check_complete());
   for (std::uint32_t r = 0; r < s.stages.size(); ++r) {
     Stage& st = s.stages[r];
     const MemoryRegion& reg = s.regions[r];
