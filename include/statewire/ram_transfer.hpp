@@ -47,6 +47,11 @@ struct RamSendOptions {
   // socket, which has its own checksums, the per-page pass costs a third of
   // the throughput on a two-core machine (docs/memory-transfer.md).
   bool page_checksums = true;
+  // The stop-and-copy round carries page CRCs even when page_checksums is
+  // off: the program is stopped, the digest needs these CRCs anyway, and the
+  // channel threads compute them as the pages go, in parallel, instead of a
+  // pass after the round that would lengthen the downtime.
+  bool final_round_checksums = true;
   std::uint64_t bandwidth_limit = 0;  // bytes/s on the wire, all channels; 0 = no cap
   std::uint32_t batch_bytes = 1u << 20;  // page bytes per record (one writev each)
   // Set from any thread to stop: the sender aborts its channels and its calls

@@ -14,7 +14,9 @@ namespace statewire::detail {
 BatchWriter::BatchWriter(const BatchShared& s, Channel& ch, std::uint64_t round, bool final,
                          std::atomic<std::uint64_t>& shared_page_bytes,
                          std::atomic<std::uint64_t>& shared_wire)
-    : s_(s), ch_(ch), round_(round), final_(final), shared_(shared_page_bytes),
+    : s_(s), ch_(ch), round_(round), final_(final),
+      crc_(s.opt.page_checksums || (final && s.opt.final_round_checksums)),
+      shared_(shared_page_bytes),
       shared_wire_(shared_wire) {
   data_hdr_.resize(kPageHeaderSize + kMaxDataEntries * kPageEntrySize);
   zero_hdr_.resize(kPageHeaderSize + kMaxZeroEntries * kPageEntrySize);
@@ -78,7 +80,7 @@ Result<void> BatchWriter::flush_zero() {
   const std::size_t len = kPageHeaderSize + n * kPageEntrySize;
   const ByteSpan part(zero_hdr_.data(), len);
   SW_CHECK(send({&part, 1}, len));
-  if (s_.opt.page_checksums) {
+  if (crc_) {
     std::uint32_t* digest = s_.digest.table(region_);
     const std::uint32_t zero_crc = PageDigest::zero_page_crc(page_size_);
     for (std::uint32_t i = 0; i < n; ++i) digest[zero_idx_[i]] = zero_crc;
@@ -98,7 +100,7 @@ Result<void> BatchWriter::flush_data() {
   PageHeader h;
   h.kind = PageRecord::pages;
   h.flags = final_ ? kFlagFinal : 0;
-  if (!s_.opt.page_checksums) h.flags |= kFlagNoPageCrc;
+  if (!crc_) h.flags |= kFlagNoPageCrc;
   h.region = static_cast<std::uint16_t>(region_);
   h.count = n;
   h.round = round_;
@@ -115,7 +117,7 @@ Result<void> BatchWriter::flush_data() {
     for (std::uint32_t i = 0; i < n; ++i)
       copy_ptr_.push_back(gather_.data() + std::size_t{i} * page_size_);
     crcs_.assign(n, 0);
-    if (s_.opt.page_checksums) crc_pages(copy_ptr_.data(), n, page_size_, crcs_.data());
+    if (crc_) crc_pages(copy_ptr_.data(), n, page_size_, crcs_.data());
     copy_ptr_.clear();
     if (packed < raw) {
       compressed = true;
@@ -125,7 +127,7 @@ Result<void> BatchWriter::flush_data() {
     }
   } else {
     crcs_.assign(n, 0);
-    if (s_.opt.page_checksums) crc_pages(data_ptr_.data(), n, page_size_, crcs_.data());
+    if (crc_) crc_pages(data_ptr_.data(), n, page_size_, crcs_.data());
   }
   if (!compressed) {
     h.payload = static_cast<std::uint32_t>(raw);
@@ -146,7 +148,7 @@ Result<void> BatchWriter::flush_data() {
   const std::size_t head = kPageHeaderSize + n * kPageEntrySize;
   parts_[0] = ByteSpan(data_hdr_.data(), head);
   SW_CHECK(send(parts_, head + h.payload));
-  if (s_.opt.page_checksums) {
+  if (crc_) {
     // The CRC was taken after this round's collect: a later write to the
     // page shows in a later collect, which forgets it (page_digest.hpp).
     std::uint32_t* digest = s_.digest.table(region_);

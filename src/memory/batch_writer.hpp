@@ -63,6 +63,7 @@ class BatchWriter {
   Channel& ch_;
   std::uint64_t round_;
   bool final_;
+  bool crc_;  // page CRCs in this round's records
   std::uint32_t region_ = UINT32_MAX;
   std::uint32_t page_size_ = 0;
   std::uint32_t max_data_ = 1;

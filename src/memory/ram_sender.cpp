@@ -195,7 +195,7 @@ Result<RamRoundStats> RamSender::Impl::run_round(const DirtySet& set, bool final
     return fail(*st.error);
   }
   // Every page of the round has its wire CRC in the digest table now.
-  if (opt.page_checksums) digest.learn(set);
+  if (opt.page_checksums || (final && opt.final_round_checksums)) digest.learn(set);
   RamRoundStats s;
   s.round = round;
   s.final = final;

@@ -493,7 +493,7 @@ TEST_F(RamDamage, WithoutPageChecksumsPagesArriveButHeadersAreStillChecked) {
   auto capture = [&](bool crc) {
     return Tap::capture([&](Channel& ch) {
       ProgramDirtyTracker tracker;
-      RamSender tx(src_regions_, tracker, {&ch}, {.page_checksums = crc});
+      RamSender tx(src_regions_, tracker, {&ch}, {.page_checksums = crc, .final_round_checksums = crc});
       ASSERT_TRUE(tx.send_final());
     }).bytes;
   };
@@ -530,7 +530,8 @@ TEST_F(RamDamage, WithoutPageChecksumsTheDigestRefusesADamagedPageBeforeAnything
   std::vector<std::uint32_t> digest;
   auto t = Tap::capture([&](Channel& ch) {
     ProgramDirtyTracker tracker;
-    RamSender tx(src_regions_, tracker, {&ch}, {.page_checksums = false});
+    // No page CRCs at all, not even in the final round: only the digest checks.
+    RamSender tx(src_regions_, tracker, {&ch}, {.page_checksums = false, .final_round_checksums = false});
     ASSERT_TRUE(tx.send_final());
     auto d = tx.memory_digest();
     ASSERT_TRUE(d) << d.error().to_string();
