@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <lz4.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -117,6 +118,17 @@ struct RamReceiver::Impl {
 
 namespace {
 
+bool is_tcp(int fd) {
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  return fd >= 0 && ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+         (domain == AF_INET || domain == AF_INET6);
+}
+
+bool set_rcvlowat(int fd, int bytes) {
+  return fd >= 0 && ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0;
+}
+
 Error at_channel(Error e, std::size_t index, const Channel& ch, std::uint64_t offset) {
   e.message = fmt::format("data channel {} ({}): {}", index, ch.peer(), e.message);
   return std::move(e.at(offset));
@@ -127,6 +139,7 @@ Error at_channel(Error e, std::size_t index, const Channel& ch, std::uint64_t of
 Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t round,
                                               ChannelRound& out) {
   Channel& ch = *channels[index];
+  const bool tcp = is_tcp(ch.fd());
   for (const auto& r : regions.regions()) {
     out.data.emplace_back(r.page_count());
     out.zero.emplace_back(r.page_count());
@@ -244,7 +257,14 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
           parts.emplace_back(p, reg.page_size);
         ptrs.push_back(p);
       }
-      if (auto r = ch.read_exact_vectored(parts); !r) return fail(at_channel(r.error(), index, ch, at));
+      // One wake-up per batch rather than one per TCP segment: poll() says
+      // readable once the whole payload is queued (SO_RCVLOWAT), or at EOF or
+      // an error, so the wait stays bounded by the channel's timeout. TCP
+      // only: a unix socket's poll() ignores the mark while its read honours it.
+      const bool lowat = tcp && set_rcvlowat(ch.fd(), static_cast<int>(std::min<std::uint64_t>(raw, 4u << 20)));
+      auto got_pages = ch.read_exact_vectored(parts);
+      if (lowat) set_rcvlowat(ch.fd(), 1);
+      if (!got_pages) return fail(at_channel(got_pages.error(), index, ch, at));
     } else {
       packed.resize(h.payload);
       if (auto r = ch.read_exact({packed.data(), packed.size()}); !r)
