@@ -12,109 +12,13 @@
 
 #include "memory/page_digest.hpp"
 #include "memory/page_wire.hpp"
+#include "memory/ram_receiver_impl.hpp"
 #include "statewire/ram_transfer.hpp"
 
 namespace statewire {
 
 using namespace detail;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-// Staged copy of one region: anonymous memory the kernel fills on first
-// touch, so pages never received cost nothing.
-struct Stage {
-  std::uint8_t* mem = nullptr;
-  std::uint64_t size = 0;
-  PageBitmap data;  // the staged bytes are the page
-  PageBitmap zero;  // the page is all zero
-  PageBitmap torn;  // arrived with a CRC that did not match; must come again
-};
-
-// What one channel received in one round, merged after the round.
-struct ChannelRound {
-  std::vector<PageBitmap> data, zero, torn;
-  std::vector<PageBitmap> checked;  // pages whose CRC went into the digest table
-  std::uint64_t pages = 0, zero_pages = 0, torn_pages = 0, wire = 0, entries = 0;
-  bool final = false;
-};
-
-struct ZstdDctxFree {
-  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
-};
-
-}  // namespace
-
-struct RamReceiver::Impl {
-  RegionSet& regions;
-  std::vector<Channel*> channels;
-  RamReceiveOptions opt;
-  std::vector<Stage> stages;
-  std::uint64_t next_round = 0;
-  bool final_seen = false;
-  std::optional<Error> broken;
-  bool committed = false;
-  std::atomic<bool> cancelled{false};
-  PageDigest digest;  // CRCs of the staged pages, for verify()
-
-  Impl(RegionSet& r, std::vector<Channel*> c, RamReceiveOptions o)
-      : regions(r), channels(std::move(c)), opt(o) {}
-
-  bool is_cancelled() const {
-    return cancelled.load(std::memory_order_relaxed) ||
-           (opt.cancel && opt.cancel->load(std::memory_order_relaxed));
-  }
-
-  Result<void> ensure_stages() {
-    if (!stages.empty() || regions.empty()) return {};
-    for (const auto& r : regions.regions()) {
-      Stage s;
-      void* p = ::mmap(nullptr, r.size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-      if (p == MAP_FAILED) {
-        release();
-        return fail(Errc::limit_exceeded,
-                    fmt::format("memory region '{}': cannot reserve {} bytes of staging: {}",
-                                r.name, r.size, std::strerror(errno)));
-      }
-      s.mem = static_cast<std::uint8_t*>(p);
-      s.size = r.size;
-      // Huge pages: one fault per 2 MiB instead of 512, and fewer TLB misses.
-      (void)::madvise(p, r.size, MADV_HUGEPAGE);
-      // Fault everything in now, before pages flow: the first pass writes
-      // every page anyway. Where MADV_POPULATE_WRITE (Linux 5.14) is missing,
-      // the pages fault in as they arrive.
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-      (void)::madvise(p, r.size, MADV_POPULATE_WRITE);
-      s.data = PageBitmap(r.page_count());
-      s.zero = PageBitmap(r.page_count());
-      s.torn = PageBitmap(r.page_count());
-      stages.push_back(std::move(s));
-    }
-    digest.reset(regions);
-    return {};
-  }
-
-  void release() noexcept {
-    for (auto& s : stages)
-      if (s.mem) ::munmap(s.mem, s.size);
-    stages.clear();
-  }
-
-  Result<void> channel_round(std::size_t index, std::uint64_t round, ChannelRound& out);
-  Result<void> check_complete() const;
-  std::uint64_t fill_digest() {
-    std::vector<const std::uint8_t*> bases;
-    std::vector<PageBitmap> have;
-    for (const auto& st : stages) {
-      bases.push_back(st.mem);
-      have.push_back(st.data);
-    }
-    return digest.fill(regions, bases, &have);
-  }
-};
 
 namespace {
 
@@ -326,31 +230,6 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
   }
 }
 
-Result<void> RamReceiver::Impl::check_complete() const {
-  for (std::uint32_t r = 0; r < stages.size(); ++r) {
-    const Stage& st = stages[r];
-    const std::uint64_t have = st.data.count() + st.zero.count();
-    if (have != st.data.pages()) {
-      std::uint64_t first = 0;
-      for (std::size_t w = 0; w < st.data.words().size(); ++w) {
-        std::uint64_t missing = ~(st.data.words()[w] | st.zero.words()[w]);
-        if (missing) {
-          first = w * 64 + static_cast<std::uint64_t>(std::countr_zero(missing));
-          break;
-        }
-      }
-      Error e = make_error(Errc::truncated,
-                           fmt::format("{} of {} pages never arrived intact (first: page {}{})",
-                                       st.data.pages() - have, st.data.pages(), first,
-                                       st.torn.test(first) ? ", which failed its CRC and was not sent again" : ""));
-      e.section = regions[r].name;
-      e.field_path = fmt::format("page[{}]", first);
-      return fail(e);
-    }
-  }
-  return {};
-}
-
 RamReceiver::RamReceiver(RegionSet& regions, std::vector<Channel*> channels, RamReceiveOptions options)
     : impl_(std::make_unique<Impl>(regions, std::move(channels), options)) {}
 
@@ -467,84 +346,5 @@ Result<std::vector<RamReceivedRound>> RamReceiver::receive_all() {
 }
 
 bool RamReceiver::complete() const { return impl_->final_seen; }
-
-Result<std::uint64_t> RamReceiver::prepare_digest() {
-  Impl& s = *impl_;
-  if (s.broken)
-    return fail(Errc::io_error, fmt::format("the memory transfer already failed: {}", s.broken->message));
-  if (s.stages.empty()) return std::uint64_t{0};
-  return s.fill_digest();
-}
-
-Result<void> RamReceiver::verify(std::span<const std::uint32_t> source_digest) {
-  Impl& s = *impl_;
-  if (s.broken) return fail(Errc::io_error, fmt::format("the memory transfer failed: {}", s.broken->message));
-  if (s.committed) return fail(Errc::invalid_value, "memory was already committed");
-  if (!s.final_seen)
-    return fail(Errc::truncated, fmt::format("memory is incomplete: the final round has not arrived "
-                                             "({} rounds received)", s.next_round));
-  auto failed = [&](Error e) {
-    s.broken = e;
-    return fail(std::move(e));
-  };
-  if (auto r = s.check_complete(); !r) return failed(std::move(r.error()));
-  if (source_digest.empty()) return {};
-  if (source_digest.size() != s.regions.size())
-    return failed(make_error(Errc::mismatch, fmt::format("the source sent {} memory digests for {} regions",
-                                                         source_digest.size(), s.regions.size())));
-  s.fill_digest();
-  const std::vector<std::uint32_t> ours = s.digest.digests();
-  for (std::size_t r = 0; r < ours.size(); ++r)
-    if (ours[r] != source_digest[r]) {
-      Error e = make_error(Errc::mismatch,
-                           fmt::format("the staged pages differ from the source's memory (digest {:08x}, the "
-                                       "source's {:08x}): a page was damaged on the way; nothing was applied",
-                                       ours[r], source_digest[r]));
-      e.section = s.regions[static_cast<std::uint32_t>(r)].name;
-      return failed(std::move(e));
-    }
-  return {};
-}
-
-Result<void> RamReceiver::commit() {
-  Impl& s = *impl_;
-  if (s.broken) return fail(Errc::io_error, fmt::format("the memory transfer failed: {}", s.broken->message));
-  if (s.committed) return fail(Errc::invalid_value, "memory was already committed");
-  if (!s.final_seen)
-    return fail(Errc::truncated, fmt::format("memory is incomplete: the final round has not arrived "
-                                             "({} rounds received)", s.next_round));
-  // Every page must have a verified copy before anything is written.
-  SW_CHECK(s.check_complete());
-  for (std::uint32_t r = 0; r < s.stages.size(); ++r) {
-    Stage& st = s.stages[r];
-    const MemoryRegion& reg = s.regions[r];
-    const auto sys_page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    if (reg.replace_on_commit && reinterpret_cast<std::uintptr_t>(reg.base) % sys_page == 0 &&
-        reg.size % sys_page == 0) {
-      // The staging pages become the region's pages: no copy.
-      void* moved = ::mremap(st.mem, st.size, st.size, MREMAP_MAYMOVE | MREMAP_FIXED, reg.base);
-      if (moved != MAP_FAILED) {
-        st.mem = nullptr;
-        continue;
-      }
-      // Not movable after all (say, a locked mapping): copy below.
-    }
-    // Staging holds the final image (zero pages included), so one copy.
-    std::memcpy(reg.base, st.mem, reg.size);
-  }
-  s.committed = true;
-  s.release();
-  return {};
-}
-
-void RamReceiver::discard() noexcept {
-  impl_->release();
-  if (!impl_->broken) impl_->broken = make_error(Errc::invalid_value, "the staged memory was discarded");
-}
-
-void RamReceiver::cancel() noexcept {
-  impl_->cancelled.store(true);
-  for (auto* c : impl_->channels) c->abort();
-}
 
 }  // namespace statewire
