@@ -63,6 +63,10 @@ struct ProxyOptions {
   // Carry the destination's return-path messages back to the source (both
   // ends sockets); pipes (exec: migrations) have no way back.
   bool return_path = true;
+  // Receive buffer towards the source and send buffer towards the
+  // destination, in bytes (the kernel doubles it); 0 keeps the kernel's
+  // autotuned buffers. Small, so the proxy adds few bytes in flight.
+  int socket_buffer = 256 * 1024;
   // Bounds every wait for the source or the destination.
   Timeout idle_timeout{std::chrono::seconds(60)};
   // Called about every `progress_interval` while bytes flow, and once at the end.
@@ -86,6 +90,19 @@ struct ProxyResult {
   bool trailer = false;               // the source sent a description trailer
   bool return_path = false;           // the destination answered on the return path
   std::optional<std::uint32_t> destination_shut;  // its SHUT value (0: loaded)
+  // When things happened, in seconds from the proxy's start (negative:
+  // never), to see where a migration's downtime goes: the source's completion
+  // phase begins (first SECTION_END: its guest is stopped, the last RAM
+  // follows), the first device section, EOF, the trailer's last byte, the
+  // stream up to EOF written to the destination, and the destination's answer.
+  struct Timeline {
+    double completion = -1, device_state = -1, eof = -1, trailer = -1, eof_sent = -1,
+           answer = -1;
+    // Input offsets of the completion phase's first record and of EOF: what
+    // the source sent after stopping its guest is the difference.
+    std::uint64_t completion_offset = 0, eof_offset = 0;
+  } timeline;
+  double cpu_seconds = 0;             // the proxy process's user+system time
 };
 
 // Runs one migration from `source` to `destination` to its end. Never throws;

@@ -25,6 +25,7 @@ struct ProxyArgs {
   std::vector<std::string> renames;
   CompatArgs compat;
   double timeout = 60, accept_timeout = 300;
+  int socket_buffer = 256 * 1024;
   bool quiet = false;
 };
 
@@ -63,6 +64,7 @@ void run_proxy_cmd(const ProxyArgs& a) {
   }
   if (!a.machine_type.empty()) opt.machine_type = a.machine_type;
   opt.idle_timeout = seconds(a.timeout);
+  opt.socket_buffer = a.socket_buffer;
   opt.return_path = listen->is_socket() && to->is_socket();
   const bool to_stdout = to->kind == Endpoint::Kind::stdio;
   if (!a.quiet) {
@@ -135,6 +137,10 @@ void register_proxy(CLI::App& app) {
   cmd->add_option("--timeout", a->timeout, "Seconds either side may stay silent (default 60)");
   cmd->add_option("--accept-timeout", a->accept_timeout,
                   "Seconds to wait for the source to connect (default 300)");
+  cmd->add_option("--socket-buffer", a->socket_buffer,
+                  "Bytes of socket buffer towards each QEMU (default 262144; 0: the kernel's "
+                  "autotuned buffers, which add to the source's downtime)")
+      ->check(CLI::Range(0, 1 << 30));
   cmd->add_flag("--quiet", a->quiet, "No progress line");
   cmd->callback([a] { run_proxy_cmd(*a); });
 }

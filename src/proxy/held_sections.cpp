@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
+#include "core/json_document.hpp"
+#include "statewire/limits.hpp"
 #include "statewire/qemu_stream.hpp"
 #include "statewire/schema_catalog.hpp"
 
@@ -89,6 +93,47 @@ Result<std::optional<Bytes>> rewrite_held(const HeldInput& in, const ProxyOption
     return fail(Errc::invalid_value, "re-encoded device sections lost the stream header");
   bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(in.header.size()));
   return std::optional<Bytes>(std::move(bytes));
+}
+
+Result<Bytes> rename_in_trailer(ByteSpan tail,
+                                const std::vector<std::pair<std::string, std::string>>& renames) {
+  // EOF (1 byte), 0x06, be32 length, the JSON.
+  if (tail.size() < 6) return fail(Errc::truncated, "description trailer: shorter than its header");
+  std::string text(reinterpret_cast<const char*>(tail.data()) + 6, tail.size() - 6);
+  SW_CHECK(detail::check_json_nesting(text, Limits{}.max_json_depth, "description trailer"));
+  const auto root = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded() || !root.is_object() || !root.contains("devices") ||
+      !root["devices"].is_array())
+    return fail(Errc::invalid_value, "description trailer: not the expected JSON object");
+  // The entries are edited in the text, so QEMU's layout stays as it was;
+  // the parse says how many entries each rename must change.
+  for (const auto& [from, to] : renames) {
+    std::size_t expected = 0;
+    for (const auto& d : root["devices"])
+      if (d.is_object() && d.value("name", "") == from) ++expected;
+    std::size_t done = 0;
+    // A device entry starts with its name and instance id (a field entry
+    // has a name but no instance id), in QEMU's layout or a compact one.
+    for (const auto& [sep, comma] : {std::pair{"\"name\": ", ", \"instance_id\""},
+                                     std::pair{"\"name\":", ",\"instance_id\""}}) {
+      const std::string key = sep + nlohmann::json(from).dump() + comma;
+      const std::string repl = sep + nlohmann::json(to).dump() + comma;
+      for (std::size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + repl.size())) {
+        text.replace(at, key.size(), repl);
+        ++done;
+      }
+    }
+    if (done != expected)
+      return fail(Errc::invalid_value,
+                  fmt::format("description trailer: {} entries named {}, {} renamed in its text",
+                              expected, from, done));
+  }
+  if (text.size() > 0xffffffffu) return fail(Errc::limit_exceeded, "description trailer too long");
+  Bytes out(tail.begin(), tail.begin() + 2);
+  const auto n = static_cast<std::uint32_t>(text.size());
+  for (int sh = 24; sh >= 0; sh -= 8) out.push_back(static_cast<std::uint8_t>(n >> sh));
+  out.insert(out.end(), text.begin(), text.end());
+  return out;
 }
 
 }  // namespace statewire

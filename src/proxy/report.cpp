@@ -45,6 +45,14 @@ std::string render_proxy_json(const ProxyResult& r) {
   j["trailer"] = r.trailer;
   j["return_path"] = r.return_path;
   j["destination_shut"] = r.destination_shut ? nlohmann::ordered_json(*r.destination_shut) : nullptr;
+  // Seconds from the start; null: did not happen.
+  auto at = [](double s) { return s < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s); };
+  const auto& t = r.timeline;
+  j["timeline"] = {{"completion", at(t.completion)}, {"device_state", at(t.device_state)},
+                   {"eof", at(t.eof)},               {"trailer", at(t.trailer)},
+                   {"eof_sent", at(t.eof_sent)},     {"answer", at(t.answer)},
+                   {"completion_offset", t.completion_offset}, {"eof_offset", t.eof_offset}};
+  j["cpu_seconds"] = r.cpu_seconds;
   return j.dump(2) + "\n";
 }
 

@@ -28,9 +28,11 @@ void ReturnPath::parse(const std::uint8_t* p, std::size_t n) {
       return;
     }
     if (have_ < 4 + len) continue;
-    if (type == kRpShut && len == 4)
+    if (type == kRpShut && len == 4) {
+      out_.shut_at = std::chrono::steady_clock::now();
       out_.shut = (std::uint32_t(msg_[4]) << 24) | (std::uint32_t(msg_[5]) << 16) |
                   (std::uint32_t(msg_[6]) << 8) | msg_[7];
+    }
     have_ = 0;
   }
 }

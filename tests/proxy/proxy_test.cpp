@@ -122,6 +122,11 @@ TEST(Proxy, RenameAndMachineTypeRewriteTheTrailerToo) {
   ASSERT_TRUE(r.result.ok) << r.result.reason;
   EXPECT_TRUE(r.result.configuration_rewritten);
   EXPECT_EQ(r.result.rewritten, std::vector<std::string>{"timer-moved/0"});
+  // Headers only: spliced as they pass, no device section held; the section
+  // header and its trailer entry grow by the 6 bytes of "-moved", the
+  // machine name by none.
+  EXPECT_EQ(r.result.held_bytes, 0u);
+  EXPECT_EQ(r.out.size(), in.size() + 2 * 6);
   auto out = qemu::decode_qemu_stream(r.out);
   ASSERT_TRUE(out) << out.error().to_string();
   auto orig = qemu::decode_qemu_stream(in);
