@@ -67,6 +67,14 @@ struct ProxyOptions {
   // destination, in bytes (the kernel doubles it); 0 keeps the kernel's
   // autotuned buffers. Small, so the proxy adds few bytes in flight.
   int socket_buffer = 256 * 1024;
+  // QEMU's multifd: the source opens further connections to the same
+  // address after the main one, carrying RAM pages only. When set, each is
+  // accepted here while the migration runs and passed through unchanged to a
+  // new destination connection from `connect_destination`, opened after the
+  // main one (QEMU 7.2's destination takes its first connection as the main
+  // channel and every later one as multifd; docs/proxy.md).
+  Listener* more_sources = nullptr;
+  std::function<Result<Channel>()> connect_destination;
   // Bounds every wait for the source or the destination.
   Timeout idle_timeout{std::chrono::seconds(60)};
   // Called about every `progress_interval` while bytes flow, and once at the end.
@@ -103,6 +111,9 @@ struct ProxyResult {
     std::uint64_t completion_offset = 0, eof_offset = 0;
   } timeline;
   double cpu_seconds = 0;             // the proxy process's user+system time
+  // Multifd channels passed through, and their bytes (also in bytes_in/out).
+  std::uint32_t extra_channels = 0;
+  std::uint64_t extra_bytes = 0;
 };
 
 // Runs one migration from `source` to `destination` to its end. Never throws;

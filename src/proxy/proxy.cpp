@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "proxy/extra_channels.hpp"
 #include "proxy/held_sections.hpp"
 #include "proxy/return_path.hpp"
 #include "statewire/qemu_stream.hpp"
@@ -418,6 +419,15 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
   std::thread rp_thread;
   if (opt.return_path) rp_thread = std::thread([&] { rp.run(); });
 
+  // Multifd channels: passed through on their own threads; one failing
+  // fails the migration (the main channels are cut, so the source learns).
+  ExtraChannels extra(opt, stopping, [&] {
+    stopping = true;
+    destination.abort();
+    source.abort();
+  });
+  extra.start();
+
   Forwarder fwd(source, destination, opt, res, back, opened, forward_done, t0);
   auto r = fwd.run();
   if (r) {
@@ -433,15 +443,22 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
     source.abort();
   }
   if (rp_thread.joinable()) rp_thread.join();
+  extra.finish(r.has_value() && !stopping.load());
+  res.extra_channels = extra.channels();
+  res.extra_bytes = extra.bytes();
   const ReturnPathOutcome out = rp.outcome();
   res.destination_shut = out.shut;
   if (out.shut_at)
     res.timeline.answer = std::chrono::duration<double>(*out.shut_at - t0).count();
   res.return_path = opened.load() || out.shut.has_value();
   res.bytes_back = back.load();
-  res.bytes_in = source.bytes_read();
-  res.bytes_out = destination.bytes_written();
-  if (!r) {
+  res.bytes_in = source.bytes_read() + extra.bytes_in();
+  res.bytes_out = destination.bytes_written() + extra.bytes_out();
+  const std::string extra_error = extra.error();
+  if (!extra_error.empty()) {
+    res.ok = false;
+    res.reason = extra_error;
+  } else if (!r) {
     res.ok = false;
     // When the destination went away first, that is the reason; the
     // forward direction's error only says the channel was closed under it.

@@ -9,9 +9,12 @@ is ended, also on failure):
   identity-memory    destination paused (-S): its RAM equals the source's (pmemsave)
   identity-bytes     paused guest: `migrate exec:cat > file` and a migration through
                      the proxy (to file:) give the same bytes
+  multifd-running    identity-running with QEMU's multifd (2 channels) through --multifd
+  multifd-memory     identity-memory with multifd: RAM equal at both ends
   renamed-slot       pci-serial at slot 5 on the source, slot 6 on the destination:
                      refused directly, accepted with --rename; the scratch register
                      written on the source reads back on the destination (HMP i/o)
+  renamed-slot-rules the same, the rename given as a rules file's stream operation
   refused-by-dest    the same without --rename: destination refuses, source running
   refused-by-proxy   a rules file refuses the register's value: the destination gets
                      no device state, the source keeps running, the proxy names the field
@@ -191,12 +194,21 @@ def start_pair(w, src_args, dst_args, dest_paused=False, rp=True):
     return src, dst, port
 
 
-def identity(w, mode):
+def multifd(*guests, channels=2):
+    for g in guests:
+        g.execute("migrate-set-capabilities",
+                  capabilities=[{"capability": "multifd", "state": True}])
+        g.execute("migrate-set-parameters", **{"multifd-channels": channels})
+
+
+def identity(w, mode, channels=0):
     args = MACHINE + ["-m", "64"]
     src, dst, port = start_pair(w, args, args, dest_paused=(mode == "memory"))
+    if channels:
+        multifd(src, dst, channels=channels)
     time.sleep(1.0)  # the firmware has run: RAM is not all zeros
     check(status(src) == "running", "source guest running before the migration")
-    p = w.proxy(port)
+    p = w.proxy(port, ["--multifd"] if channels else [])
     src.execute("migrate", uri=p.uri)
     info = src.wait_migration(timeout=60)
     rc, s = p.finish()
@@ -204,6 +216,11 @@ def identity(w, mode):
     check(rc == 0 and s["result"] == "completed", f"proxy completed: {s}")
     check(s["return_path"] and s["destination_shut"] == 0, "destination answered SHUT 0 through the proxy")
     check(s["bytes_in"] == s["bytes_out"], "every byte forwarded unchanged in count")
+    if channels:
+        check(s["extra_channels"] == channels and s["extra_bytes"] > (64 << 10),
+              f"{channels} multifd channels passed through, carrying the RAM pages "
+              f"({s['extra_channels']} channels, {s['extra_bytes']} bytes; main channel "
+              f"{s['bytes_in'] - s['extra_bytes']} bytes)")
     wait_dest(dst, "completed")
     if mode == "running":
         check(status(dst) == "running", "destination guest running")
@@ -261,7 +278,7 @@ def serial_pair(w, scratch=0xA5):
     return src, dst, port, bar
 
 
-def renamed_slot(w):
+def renamed_slot(w, by_rules=False):
     # Directly, the destination refuses the section of a device it has elsewhere.
     src, dst, port, bar = serial_pair(w)
     src.execute("migrate", uri=f"tcp:127.0.0.1:{port}")
@@ -279,12 +296,22 @@ def renamed_slot(w):
     dst2 = w.guest(MACHINE + ["-m", "32", "-device", "pci-serial,addr=6"],
                    ["-incoming", f"tcp:127.0.0.1:{port2}"])
     return_path(dst2)
-    p = w.proxy(port2, ["--rename", "0000:00:05.0/pci-serial=0000:00:06.0/pci-serial"])
+    if by_rules:
+        # The same rename as a rules file's stream operation.
+        rules = os.path.join(w.work, "slot.json")
+        with open(rules, "w") as f:
+            json.dump({"statewire_rules": 1, "stream": [
+                {"op": "rename-section", "from": "0000:00:05.0/pci-serial",
+                 "to": "0000:00:06.0/pci-serial"}]}, f)
+        p = w.proxy(port2, ["--rules", rules])
+    else:
+        p = w.proxy(port2, ["--rename", "0000:00:05.0/pci-serial=0000:00:06.0/pci-serial"])
     src.execute("migrate", uri=p.uri)
     info = src.wait_migration(timeout=60)
     rc, s = p.finish()
     check(info["status"] == "completed", f"migration through the proxy completed ({info.get('error-desc')})")
     check(rc == 0 and s["rewritten"] == ["0000:00:06.0/pci-serial/0"], f"proxy renamed the section: {s}")
+    check(s["held_bytes"] == 0, "a rename holds no device state back (headers spliced as they pass)")
     wait_dest(dst2, "completed")
     check(status(dst2) == "running", "destination guest running")
     got = dst2.hmp(f"i /b {bar + 7:#x}").strip()
@@ -394,7 +421,10 @@ SCENARIOS = {
     "identity-running": lambda w: identity(w, "running"),
     "identity-memory": lambda w: identity(w, "memory"),
     "identity-bytes": identity_bytes,
+    "multifd-running": lambda w: identity(w, "running", channels=2),
+    "multifd-memory": lambda w: identity(w, "memory", channels=2),
     "renamed-slot": renamed_slot,
+    "renamed-slot-rules": lambda w: renamed_slot(w, by_rules=True),
     "refused-by-dest": refused_by_dest,
     "refused-by-proxy": refused_by_proxy,
     "dest-killed": dest_killed,
