@@ -12,7 +12,7 @@ proxy's timeline (docs/proxy.md).
 
 usage: bench/compare_proxy.py [--ram-mib 1024] [--reps 5] [--build BUILD_DIR]
                               [--only direct,proxy,rename,direct-multifd,proxy-multifd]
-                              [--channels 2] [--max-bandwidth MIB_S]
+                              [--channels 2] [--max-bandwidth MIB_S] [--socket-buffer B]
                               [--trace]
 
 Guest RAM is a private mapping of a file of random bytes (full pages, no
@@ -130,6 +130,8 @@ def one(opt, ram_file, config):
                 argv += ["--rename", "0000:00:05.0/pci-serial=0000:00:06.0/pci-serial"]
             if multifd:
                 argv += ["--multifd"]
+            if opt.socket_buffer is not None:
+                argv += ["--socket-buffer", str(opt.socket_buffer)]
             proxy = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             line = proxy.stderr.readline().decode()
             if "listening" not in line:
@@ -170,6 +172,8 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--only", default="direct,proxy,rename")
     p.add_argument("--channels", type=int, default=2, help="multifd channels (default 2)")
+    p.add_argument("--socket-buffer", type=int, default=None,
+                   help="the proxy's --socket-buffer (default: the proxy's own default)")
     p.add_argument("--max-bandwidth", type=int, default=0, metavar="MIB_S",
                    help="QEMU's max-bandwidth for every run (default: no cap)")
     p.add_argument("--trace", action="store_true",
