@@ -143,8 +143,11 @@ void run_proxy_cmd(const ProxyArgs& a) {
   }
   ProxyResult res = run_proxy(source, *dest, opt);
   const std::string summary = a.format == "json" ? render_proxy_json(res) : render_proxy_text(res);
-  // The summary goes to stdout unless stdout carries the stream.
-  std::fputs(summary.c_str(), to_stdout ? stderr : stdout);
+  // The summary goes to stdout unless a QEMU is on the standard streams:
+  // stdout then carries the stream, or (exec: on the source, whose command
+  // pipe QEMU opens both ways) leads back to the source QEMU.
+  const bool stdio = to_stdout || listen->kind == Endpoint::Kind::stdio;
+  std::fputs(summary.c_str(), stdio ? stderr : stdout);
   set_exit_code(res.ok ? kExitOk : kExitFailure);
 }
 

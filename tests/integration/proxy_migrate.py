@@ -18,6 +18,10 @@ is ended, also on failure):
   refused-by-dest    the same without --rename: destination refuses, source running
   refused-by-proxy   a rules file refuses the register's value: the destination gets
                      no device state, the source keeps running, the proxy names the field
+  postcopy-refused   source with postcopy-ram: the proxy refuses at its advice, at the
+                     start; source running, proxy exit 1 naming postcopy
+  exec-refused       the same with the proxy on the source's exec: pipe: the pipe
+                     closes, the source's migration fails, its guest keeps running
   dest-killed        destination QEMU killed mid-RAM: source running, proxy exit 1
   source-cancelled   migrate_cancel on the source mid-RAM: source running, proxy exit 1
 
@@ -417,6 +421,54 @@ def source_cancelled(w):
     check(dst.proc.poll() is not None, "destination gave up on the cut stream (exited)")
 
 
+def postcopy_source(w):
+    args = MACHINE + ["-m", "64"]
+    src, dst, port = start_pair(w, args, args)
+    # Only the source's capability matters: the proxy refuses at its advice,
+    # before the destination would need postcopy (userfaultfd) support.
+    src.execute("migrate-set-capabilities",
+                capabilities=[{"capability": "postcopy-ram", "state": True}])
+    time.sleep(0.5)
+    return src, dst, port
+
+
+def postcopy_refused(w):
+    src, dst, port = postcopy_source(w)
+    p = w.proxy(port)
+    src.execute("migrate", uri=p.uri)
+    info = src.wait_migration(timeout=60)
+    rc, s = p.finish()
+    check(info["status"] == "failed", f"source sees the migration fail ({info.get('error-desc')})")
+    check(status(src) == "running", "source still running")
+    check(rc == 1 and "postcopy" in s["reason"], f"proxy exits 1 naming postcopy: {s['reason']}")
+    check(s["bytes_out"] < 4096, f"the destination got only the stream's start ({s['bytes_out']} bytes)")
+
+
+def exec_refused(w):
+    # `migrate "exec:statewire proxy --listen - --to tcp:..."`: the proxy on
+    # the command's standard input. It refuses (postcopy) and exits; the
+    # pipe closes under the source, whose migration fails while its guest runs.
+    src, dst, port = postcopy_source(w)
+    log = os.path.join(w.work, "proxy.log")
+    cmd = (f"exec:{w.cli} proxy --listen - --to tcp:127.0.0.1:{port} --format json --quiet "
+           f"--timeout 30 2>{log}")
+    src.execute("migrate", uri=cmd)
+    info = src.wait_migration(timeout=60)
+    check(info["status"] == "failed", f"source sees the migration fail ({info.get('error-desc')})")
+    check(status(src) == "running", "source still running")
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline:
+        with open(log) as f:
+            text = f.read()
+        if text.rstrip().endswith("}"):
+            break
+        time.sleep(0.05)
+    s = json.loads(text[text.index("{"):])
+    check(s["result"] == "failed" and "postcopy" in s["reason"],
+          f"the proxy's summary (on stderr: stdout is the source's pipe) names postcopy: {s['reason']}")
+
+
 SCENARIOS = {
     "identity-running": lambda w: identity(w, "running"),
     "identity-memory": lambda w: identity(w, "memory"),
@@ -428,6 +480,8 @@ SCENARIOS = {
     "refused-by-dest": refused_by_dest,
     "refused-by-proxy": refused_by_proxy,
     "dest-killed": dest_killed,
+    "postcopy-refused": postcopy_refused,
+    "exec-refused": exec_refused,
     "source-cancelled": source_cancelled,
 }
 

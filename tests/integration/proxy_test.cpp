@@ -41,7 +41,8 @@ INSTANTIATE_TEST_SUITE_P(Qemu72, ProxyWithQemu,
                          ::testing::Values("identity-running", "identity-memory", "identity-bytes",
                                            "multifd-running", "multifd-memory", "renamed-slot",
                                            "renamed-slot-rules", "refused-by-dest",
-                                           "refused-by-proxy", "dest-killed", "source-cancelled"),
+                                           "refused-by-proxy", "dest-killed", "source-cancelled",
+                                           "postcopy-refused", "exec-refused"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n)
