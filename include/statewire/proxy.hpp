@@ -60,9 +60,14 @@ struct ProxyOptions {
   // The source's schemas for streams that carry no description trailer
   // (machine types with suppress-vmdesc); the trailer wins when present.
   const SchemaSet* source_dump = nullptr;
-  // Carry the destination's return-path messages back to the source (both
-  // ends sockets); pipes (exec: migrations) have no way back.
+  // Carry the destination's return-path messages back to the source.
   bool return_path = true;
+  // Where they come from and go to when that is not the forward channel
+  // itself: QEMU runs an exec: command with a pipe both ways, so on the
+  // source's side the way back is the proxy's standard output, and on the
+  // destination's side its standard input.
+  Channel* source_back = nullptr;
+  Channel* destination_back = nullptr;
   // Receive buffer towards the source and send buffer towards the
   // destination, in bytes (the kernel doubles it); 0 keeps the kernel's
   // autotuned buffers. Small, so the proxy adds few bytes in flight.

@@ -91,7 +91,21 @@ void run_proxy_cmd(const ProxyArgs& a) {
   }
   opt.idle_timeout = seconds(a.timeout);
   opt.socket_buffer = a.socket_buffer;
-  opt.return_path = listen->is_socket() && to->is_socket();
+  // The return path: on sockets the same connections; with one side on the
+  // standard streams (an exec: command, which QEMU opens both ways) the other
+  // standard stream. With both on them (a file through the proxy) there is none.
+  const bool listen_stdio = listen->kind == Endpoint::Kind::stdio;
+  const bool to_stdio = to->kind == Endpoint::Kind::stdio;
+  opt.return_path = (listen->is_socket() || listen_stdio) && (to->is_socket() || to_stdio) &&
+                    !(listen_stdio && to_stdio);
+  Channel back;
+  if (opt.return_path && listen_stdio) {
+    back = Channel::adopt(1, "standard output (the source's return path)", false);
+    opt.source_back = &back;
+  } else if (opt.return_path && to_stdio) {
+    back = Channel::adopt(0, "standard input (the destination's return path)", false);
+    opt.destination_back = &back;
+  }
   const bool to_stdout = to->kind == Endpoint::Kind::stdio;
   if (!a.quiet) {
     opt.progress = [to_stdout](const ProxyProgress& p) {

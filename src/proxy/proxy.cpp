@@ -416,6 +416,8 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
   const auto t0 = Clock::now();
   source.set_timeout(opt.idle_timeout);
   destination.set_timeout(opt.idle_timeout);
+  if (opt.source_back) opt.source_back->set_timeout(opt.idle_timeout);
+  if (opt.destination_back) opt.destination_back->set_timeout(opt.idle_timeout);
   if (opt.socket_buffer > 0) {
     // The proxy's own socket buffers are bytes in flight a direct migration
     // does not have: they let the source count bytes as sent that the
@@ -431,7 +433,16 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
 
   std::atomic<std::uint64_t> back{0};
   std::atomic<bool> forward_done{false}, opened{false}, stopping{false};
-  ReturnPath rp(destination, source, back, forward_done, opened, stopping, opt.idle_timeout);
+  Channel& rp_from = opt.destination_back ? *opt.destination_back : destination;
+  Channel& rp_to = opt.source_back ? *opt.source_back : source;
+  ReturnPath rp(rp_from, rp_to, back, forward_done, opened, stopping, opt.idle_timeout);
+  // Cuts every channel: the source learns a failure from whichever it reads.
+  auto abort_all = [&] {
+    destination.abort();
+    source.abort();
+    if (opt.source_back) opt.source_back->abort();
+    if (opt.destination_back) opt.destination_back->abort();
+  };
   std::thread rp_thread;
   if (opt.return_path) rp_thread = std::thread([&] { rp.run(); });
 
@@ -439,8 +450,7 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
   // fails the migration (the main channels are cut, so the source learns).
   ExtraChannels extra(opt, stopping, [&] {
     stopping = true;
-    destination.abort();
-    source.abort();
+    abort_all();
   });
   extra.start();
 
@@ -455,8 +465,7 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
     // section the proxy could not make acceptable), the source a closed
     // connection, which fails its migration and keeps its guest running.
     stopping = true;
-    destination.abort();
-    source.abort();
+    abort_all();
   }
   if (rp_thread.joinable()) rp_thread.join();
   extra.finish(r.has_value() && !stopping.load());
@@ -491,6 +500,8 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
   }
   source.close();
   destination.close();
+  if (opt.source_back) opt.source_back->close();
+  if (opt.destination_back) opt.destination_back->close();
   res.seconds = since(t0);
   rusage ru{};
   if (::getrusage(RUSAGE_SELF, &ru) == 0)

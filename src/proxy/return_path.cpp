@@ -46,6 +46,8 @@ void ReturnPath::run() {
     // may rightly say nothing for as long as the migration lasts.
     pollfd pfd{dst_.fd(), POLLIN, 0};
     const int ready = dst_.fd() < 0 ? -1 : ::poll(&pfd, 1, 100);
+    // A pipe is not woken by abort(): the flag ends the wait.
+    if (stopping_.load()) return;
     if (ready == 0) {
       if (!done_.load()) continue;
       if (out_.shut) return;  // answered; the stream is complete

@@ -22,6 +22,12 @@ is ended, also on failure):
                      start; source running, proxy exit 1 naming postcopy
   exec-refused       the same with the proxy on the source's exec: pipe: the pipe
                      closes, the source's migration fails, its guest keeps running
+  exec-return-path   the proxy on the source's exec: pipe with return-path: the
+                     destination's SHUT reaches the source on the proxy's stdout
+  exec-refused-at-end  the proxy on an exec: pipe refuses the held device state: the
+                     source (return-path) sees the pipe close and keeps running
+  exec-incoming      the proxy as the destination's -incoming exec: command: the answer
+                     comes back on its stdin, the guest arrives running
   dest-killed        destination QEMU killed mid-RAM: source running, proxy exit 1
   source-cancelled   migrate_cancel on the source mid-RAM: source running, proxy exit 1
 
@@ -456,17 +462,91 @@ def exec_refused(w):
     info = src.wait_migration(timeout=60)
     check(info["status"] == "failed", f"source sees the migration fail ({info.get('error-desc')})")
     check(status(src) == "running", "source still running")
+    s = exec_summary(log)
+    check(s["result"] == "failed" and "postcopy" in s["reason"],
+          f"the proxy's summary (on stderr: stdout is the source's pipe) names postcopy: {s['reason']}")
+
+
+def exec_summary(log):
+    """The proxy's JSON summary from its stderr file, once it has exited."""
     deadline = time.monotonic() + 10
     text = ""
     while time.monotonic() < deadline:
         with open(log) as f:
             text = f.read()
         if text.rstrip().endswith("}"):
-            break
+            return json.loads(text[text.index("{"):])
         time.sleep(0.05)
-    s = json.loads(text[text.index("{"):])
-    check(s["result"] == "failed" and "postcopy" in s["reason"],
-          f"the proxy's summary (on stderr: stdout is the source's pipe) names postcopy: {s['reason']}")
+    raise Failed("no summary from the proxy: " + text)
+
+
+def exec_return_path(w):
+    # QEMU opens an exec: command both ways: the proxy carries the
+    # destination's answer back on its standard output.
+    args = MACHINE + ["-m", "64"]
+    src, dst, port = start_pair(w, args, args)
+    time.sleep(0.5)
+    log = os.path.join(w.work, "proxy.log")
+    src.execute("migrate", uri=f"exec:{w.cli} proxy --listen - --to tcp:127.0.0.1:{port} "
+                               f"--format json --quiet --timeout 30 2>{log}")
+    info = src.wait_migration(timeout=60)
+    check(info["status"] == "completed", f"source reports completed ({info.get('error-desc')})")
+    s = exec_summary(log)
+    check(s["result"] == "completed" and s["return_path"] and s["destination_shut"] == 0,
+          f"the destination's SHUT 0 reached the source through the proxy's stdout: {s}")
+    wait_dest(dst, "completed")
+    check(status(dst) == "running", "destination guest running")
+
+
+def exec_refused_at_end(w):
+    # The proxy refuses the device state (held until the trailer, the last
+    # thing the source writes) on an exec: pipe: with return-path the source
+    # waits for the answer, sees the pipe close instead and keeps running.
+    rules = os.path.join(w.work, "refuse.json")
+    with open(rules, "w") as f:
+        json.dump({"statewire_rules": 1, "transforms": [{
+            "section": "pci-serial", "from": 1, "to": 1, "note": "test: a value the proxy refuses",
+            "ops": [{"op": "refuse-value", "path": "state.scr", "value": {"t": "u8", "v": 0},
+                     "reason": "only scratch value 0 is accepted here"}]}]}, f)
+    args = MACHINE + ["-m", "32", "-device", "pci-serial,addr=5"]
+    src, dst, port = start_pair(w, args, args)
+    bar = wait_for_bar(src, 5)
+    src.hmp(f"o /b {bar + 7:#x} 0xa5")
+    log = os.path.join(w.work, "proxy.log")
+    src.execute("migrate", uri=f"exec:{w.cli} proxy --listen - --to tcp:127.0.0.1:{port} "
+                               f"--rules {rules} --format json --quiet --timeout 30 2>{log}")
+    info = src.wait_migration(timeout=60)
+    s = exec_summary(log)
+    check(info["status"] == "failed", f"source sees the migration fail ({info.get('error-desc')})")
+    check(status(src) == "running", "source still running")
+    check(s["result"] == "failed" and "scr" in s["reason"], f"proxy names the field: {s['reason']}")
+
+
+def exec_incoming(w):
+    # The proxy as the destination's `-incoming "exec:..."` command: the
+    # stream goes to QEMU on its stdout, QEMU's answer comes on its stdin.
+    args = MACHINE + ["-m", "64"]
+    src = w.guest(args)
+    lport = free_port()
+    log = os.path.join(w.work, "proxy.log")
+    dst = w.guest(args, ["-incoming", f"exec:{w.cli} proxy --listen tcp:127.0.0.1:{lport} --to - "
+                                      f"--format json --quiet --timeout 30 2>{log}"])
+    return_path(src, dst)
+    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(log) as f:
+            if "listening" in f.read():
+                break
+        time.sleep(0.05)
+    src.execute("migrate", uri=f"tcp:127.0.0.1:{lport}")
+    info = src.wait_migration(timeout=60)
+    check(info["status"] == "completed", f"source reports completed ({info.get('error-desc')})")
+    s = exec_summary(log)
+    check(s["result"] == "completed" and s["return_path"] and s["destination_shut"] == 0,
+          f"the destination's SHUT 0 came through the proxy's stdin: {s}")
+    wait_dest(dst, "completed")
+    check(status(dst) == "running", "destination guest running")
 
 
 SCENARIOS = {
@@ -482,6 +562,9 @@ SCENARIOS = {
     "dest-killed": dest_killed,
     "postcopy-refused": postcopy_refused,
     "exec-refused": exec_refused,
+    "exec-return-path": exec_return_path,
+    "exec-refused-at-end": exec_refused_at_end,
+    "exec-incoming": exec_incoming,
     "source-cancelled": source_cancelled,
 }
 

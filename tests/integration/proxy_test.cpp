@@ -42,7 +42,8 @@ INSTANTIATE_TEST_SUITE_P(Qemu72, ProxyWithQemu,
                                            "multifd-running", "multifd-memory", "renamed-slot",
                                            "renamed-slot-rules", "refused-by-dest",
                                            "refused-by-proxy", "dest-killed", "source-cancelled",
-                                           "postcopy-refused", "exec-refused"),
+                                           "postcopy-refused", "exec-refused", "exec-return-path",
+                                           "exec-refused-at-end", "exec-incoming"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n)
