@@ -68,7 +68,7 @@ Result<std::optional<Bytes>> rewrite_held(const HeldInput& in, const ProxyOption
   SW_CHECK(qemu::rewrite_description_trailer(s, bodies_changed));
   for (auto& l : bodies_changed)
     if (std::find(changed.begin(), changed.end(), l) == changed.end()) changed.push_back(l);
-  res.rewritten = changed;
+  res.rewritten.insert(res.rewritten.end(), changed.begin(), changed.end());
   SW_TRY(bytes, qemu::encode_qemu_stream(s));
   if (bytes.size() < in.header.size())
     return fail(Errc::invalid_value, "re-encoded device sections lost the stream header");

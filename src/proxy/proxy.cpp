@@ -100,7 +100,9 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
       res_.timeline.completion_offset = h.offset;
     }
     if (h.kind == SectionKind::full) mark(res_.timeline.device_state);
-    if (!holding_needed_ && (h.kind == SectionKind::full || h.kind == SectionKind::start))
+    // Held FULL sections are renamed with the rest of the held state; a
+    // START section (an iterable device) comes early and is never held.
+    if (h.kind == SectionKind::start || (!holding_needed_ && h.kind == SectionKind::full))
       SW_CHECK(splice_rename(h));
     if (holding_needed_ && h.kind == SectionKind::full && !holding_) {
       // QEMU sends non-iterable device state last, all FULL sections in a
