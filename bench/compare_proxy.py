@@ -144,7 +144,8 @@ def one(opt, ram_file, config):
             out, _ = proxy.communicate(timeout=60)
             summary = json.loads(out.decode())
         if info["status"] != "completed":
-            raise RuntimeError(f"migration {info['status']}: {info.get('error-desc')}")
+            why = f"; proxy: {summary.get('reason')}" if summary else ""
+            raise RuntimeError(f"{config}: migration {info['status']}: {info.get('error-desc')}{why}")
         if opt.trace:
             time.sleep(0.2)
             show_trace(src_trace, dst_trace)

@@ -65,21 +65,26 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   Result<std::size_t> read(std::span<std::uint8_t> dst) override {
     // Before waiting for more input, everything classified goes out: the
     // destination must never wait on bytes the proxy could have sent.
+    // With multifd, the source waits for the destination at every
+    // iteration's sync, and the main channel carries little: the reader's
+    // look-ahead for the configuration record (64 KiB) would not fill. Until
+    // the reader is past it, bytes go out as they come (the configuration's
+    // machine name is spliced without the reader; a renamed header that went
+    // out unclassified is an error, see splice_rename).
+    if (opt_.more_sources && !past_config_ && config_checked_) limit_ = std::max(limit_, pending_end());
     SW_CHECK(flush());
     SW_TRY(n, src_.read(dst));
-    keep(ByteSpan(dst.data(), n));
+    SW_CHECK(keep(ByteSpan(dst.data(), n)));
     return n;
   }
 
   // --- visitor ----------------------------------------------------------------
-  Result<void> on_configuration(const Struct& body, std::uint64_t offset) override {
-    if (!opt_.machine_type) return {};
-    const Value* len = body.find("len");
-    config_offset_ = offset;
-    config_name_len_ = len && len->kind() == ValueKind::u32 ? std::get<std::uint32_t>(len->v) : 0;
+  Result<void> on_configuration(const Struct&, std::uint64_t) override {
+    past_config_ = true;
     return {};
   }
   Result<void> on_command(std::uint16_t cmd, ByteSpan data, std::uint64_t offset) override {
+    past_config_ = true;
     if (cmd == 1) opened_ = true;  // MIG_CMD_OPEN_RETURN_PATH
     // MIG_CMD_POSTCOPY_ADVISE with its page sizes: the source may switch to
     // postcopy, whose device state comes packaged (MIG_CMD_PACKAGED) once
@@ -94,6 +99,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     return boundary(offset);
   }
   Result<void> on_section_begin(const qemu::SectionHeader& h) override {
+    past_config_ = true;
     ++res_.sections;
     if (h.kind == SectionKind::end && res_.timeline.completion < 0) {
       mark(res_.timeline.completion);
@@ -117,6 +123,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     return {};
   }
   Result<void> on_ram_record(const qemu::RamRecord& r) override {
+    past_config_ = true;
     if (!holding_) return boundary(r.stream_offset);
     return {};
   }
@@ -170,7 +177,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     for (;;) {
       SW_TRY(n, src_.read(buf));
       if (n == 0) break;
-      keep(ByteSpan(buf, n));
+      SW_CHECK(keep(ByteSpan(buf, n)));
       SW_CHECK(flush());
     }
     if (!eof_offset_)
@@ -184,8 +191,8 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   std::uint32_t rewritten() const { return static_cast<std::uint32_t>(res_.rewritten.size()); }
 
  private:
-  void keep(ByteSpan b) {
-    if (b.empty()) return;
+  Result<void> keep(ByteSpan b) {
+    if (b.empty()) return {};
     if (header_.size() < 8) {
       const std::size_t n = std::min<std::size_t>(8 - header_.size(), b.size());
       header_.insert(header_.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
@@ -196,6 +203,8 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
       pos_ = 0;
     }
     pending_.insert(pending_.end(), b.begin(), b.end());
+    if (!config_checked_ && pending_end() >= 13) SW_CHECK(check_config());
+    return {};
   }
   std::uint64_t pending_end() const { return base_ + pending_.size(); }
   ByteSpan pending(std::uint64_t from, std::uint64_t to) const {
@@ -204,7 +213,6 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
 
   // Everything before `offset` is classified: it may be forwarded.
   Result<void> boundary(std::uint64_t offset) {
-    if (config_offset_ && !config_spliced_ && offset > *config_offset_) SW_CHECK(splice_config(offset));
     limit_ = std::max(limit_, offset);
     if (limit_ - out_ >= (1u << 20)) SW_CHECK(flush());
     return {};
@@ -247,23 +255,24 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     return {};
   }
 
-  // The configuration record [offset, next) with the machine name replaced;
-  // its subsections (capabilities, uuid) are kept as sent.
-  Result<void> splice_config(std::uint64_t next) {
-    config_spliced_ = true;
-    const std::uint64_t off = *config_offset_;
-    const std::uint64_t name_end = off + 5 + config_name_len_;
-    if (name_end > next || next > pending_end() || off < base_)
-      return fail(Errc::invalid_value, "configuration section: machine name runs past the record");
+  // The configuration record follows the 8-byte header: 0x07, be32 name
+  // length, the machine name, then subsections. With --machine-type the
+  // name is replaced (the subsections, capabilities and uuid, kept), from
+  // the first 13 bytes on, without waiting for the reader.
+  Result<void> check_config() {
+    config_checked_ = true;
+    if (base_ != 0 || pending_[8] != static_cast<std::uint8_t>(qemu::RecordType::configuration))
+      return {};
+    const std::uint32_t len = (std::uint32_t(pending_[9]) << 24) | (std::uint32_t(pending_[10]) << 16) |
+                              (std::uint32_t(pending_[11]) << 8) | pending_[12];
+    if (!opt_.machine_type || len > 4096) return {};  // a bad length: the reader says why
     const std::string& name = *opt_.machine_type;
-    Splice s{off, next, {}};
-    s.bytes.push_back(static_cast<std::uint8_t>(qemu::RecordType::configuration));
+    Splice sp{8, 13 + std::uint64_t(len), {}};
+    sp.bytes.push_back(static_cast<std::uint8_t>(qemu::RecordType::configuration));
     const auto n = static_cast<std::uint32_t>(name.size());
-    for (int sh = 24; sh >= 0; sh -= 8) s.bytes.push_back(static_cast<std::uint8_t>(n >> sh));
-    s.bytes.insert(s.bytes.end(), name.begin(), name.end());
-    ByteSpan rest = pending(name_end, next);
-    s.bytes.insert(s.bytes.end(), rest.begin(), rest.end());
-    splices_.push_back(std::move(s));
+    for (int sh = 24; sh >= 0; sh -= 8) sp.bytes.push_back(static_cast<std::uint8_t>(n >> sh));
+    sp.bytes.insert(sp.bytes.end(), name.begin(), name.end());
+    splices_.insert(splices_.begin(), std::move(sp));
     res_.configuration_rewritten = true;
     return {};
   }
@@ -273,6 +282,12 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   Result<void> splice_rename(const qemu::SectionHeader& h) {
     for (const auto& [from, to] : opt_.renames) {
       if (h.idstr != from) continue;
+      if (h.offset < out_)
+        return fail(Errc::unsupported,
+                    fmt::format("cannot rename section {}: its header at offset {} went out before "
+                                "the reader reached it (multifd: the main channel's start passes "
+                                "as it comes)",
+                                from, h.offset));
       if (to.empty() || to.size() > 255)
         return fail(Errc::invalid_value,
                     fmt::format("rename {} -> {}: a section id is 1 to 255 bytes", from, to));
@@ -307,7 +322,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
       }
       SW_TRY(n, src_.read(buf));
       if (n == 0) return false;
-      keep(ByteSpan(buf, n));
+      SW_CHECK(keep(ByteSpan(buf, n)));
     }
     return true;
   }
@@ -402,9 +417,8 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   std::vector<Splice> splices_;
   Bytes header_;
 
-  std::optional<std::uint64_t> config_offset_;
-  std::uint32_t config_name_len_ = 0;
-  bool config_spliced_ = false;
+  bool config_checked_ = false;  // the first 13 bytes seen (configuration spliced if asked)
+  bool past_config_ = false;     // the reader has classified a record after it
   bool holding_ = false;
   std::optional<std::uint64_t> hold_from_, eof_offset_;
   std::optional<Clock::time_point> hold_start_;

@@ -10,7 +10,7 @@ is ended, also on failure):
   identity-bytes     paused guest: `migrate exec:cat > file` and a migration through
                      the proxy (to file:) give the same bytes
   multifd-running    identity-running with QEMU's multifd (2 channels) through --multifd
-  multifd-memory     identity-memory with multifd: RAM equal at both ends
+  multifd-memory     identity-memory with multifd and random RAM: RAM equal at both ends
   renamed-slot       pci-serial at slot 5 on the source, slot 6 on the destination:
                      refused directly, accepted with --rename; the scratch register
                      written on the source reads back on the destination (HMP i/o)
@@ -213,7 +213,19 @@ def multifd(*guests, channels=2):
 
 def identity(w, mode, channels=0):
     args = MACHINE + ["-m", "64"]
-    src, dst, port = start_pair(w, args, args, dest_paused=(mode == "memory"))
+    src_args = args
+    if channels and mode == "memory":
+        # Random RAM (no zero pages): every page goes on the multifd
+        # channels, the main channel carries almost nothing, and the source
+        # waits for the destination at each iteration's sync — the proxy
+        # must pass the main channel's start on before it has 64 KiB of it.
+        ram = os.path.join(w.work, "ram.bin")
+        with open(ram, "wb") as f:
+            f.write(os.urandom(64 << 20))
+        src_args = args + ["-object", f"memory-backend-file,id=r,size=64M,mem-path={ram},share=off",
+                           "-machine", "memory-backend=r"]
+        args = args + ["-object", "memory-backend-ram,id=r,size=64M", "-machine", "memory-backend=r"]
+    src, dst, port = start_pair(w, src_args, args, dest_paused=(mode == "memory"))
     if channels:
         multifd(src, dst, channels=channels)
     time.sleep(1.0)  # the firmware has run: RAM is not all zeros
