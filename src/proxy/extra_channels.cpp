@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <vector>
@@ -52,6 +53,12 @@ void ExtraChannels::accept_loop() {
                          d.error().to_string()));
       c->abort();
       return;
+    }
+    if (opt_.socket_buffer > 0) {
+      // As on the main channel: few bytes in flight beyond a direct migration's.
+      const int b = opt_.socket_buffer;
+      (void)::setsockopt(c->fd(), SOL_SOCKET, SO_RCVBUF, &b, sizeof b);
+      (void)::setsockopt(d->fd(), SOL_SOCKET, SO_SNDBUF, &b, sizeof b);
     }
     std::lock_guard<std::mutex> lock(mu_);
     Pair& p = pairs_.emplace_back();
