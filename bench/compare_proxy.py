@@ -163,7 +163,8 @@ def spread(xs):
     xs = [x for x in xs if x is not None]
     if not xs:
         return "-"
-    return f"{statistics.median(xs):.0f} [{min(xs):.0f}-{max(xs):.0f}]"
+    d = 1 if max(xs) < 100 else 0  # transform times are a few ms
+    return f"{statistics.median(xs):.{d}f} [{min(xs):.{d}f}-{max(xs):.{d}f}]"
 
 
 def main():
