@@ -4,14 +4,16 @@
 // QEMU. Bytes that need no change (RAM, every untouched section) are
 // forwarded as they arrive: the stream is parsed record by record to know
 // where sections start and end, but pages are never copied into trees.
-// When something is to be rewritten (a plan into the destination's schemas,
-// rules, a renamed section, a machine type), the device sections QEMU sends
-// last are held back from the first one until the description trailer that
-// follows them has arrived, decoded with it, transformed, validated against
-// the destination and forwarded with a rewritten trailer (docs/proxy.md says
-// why and what it costs). The destination's return-path messages travel back
-// to the source on a second thread, so a source with QEMU's `return-path`
-// capability learns whether the destination loaded the state.
+// Renamed sections and the machine type change headers only and are spliced
+// in passing. When section bodies are to be rewritten (a plan into the
+// destination's schemas, rules), the device sections QEMU sends last are held
+// back from the first one until the description trailer that follows them
+// has arrived, decoded with it, transformed, validated against the
+// destination and forwarded with a rewritten trailer (docs/proxy.md says why
+// and what it costs). The destination's return-path messages travel back to
+// the source on a second thread, so a source with QEMU's `return-path`
+// capability learns whether the destination loaded the state. QEMU's
+// multifd channels pass through unchanged; postcopy is refused at its start.
 //
 // A migration the proxy cannot make acceptable is failed before the
 // destination gets any of the device state: both connections are closed and
