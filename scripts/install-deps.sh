@@ -5,7 +5,8 @@
 #   --with-tests  + GoogleTest, Google Benchmark, cereal, zstd, iproute2 (netns migration test),
 #                 chromium (the report_browser test loads HTML reports headless)
 #   --with-qemu   + the tests' and benchmarks' needs and a real QEMU (integration tests)
-#   --with-fuzz   + the tests' needs, clang and its libFuzzer runtime (scripts/fuzz-ci.sh)
+#   --with-fuzz   + the tests' needs, clang, its libFuzzer runtime and llvm-symbolizer
+#                 (scripts/fuzz-ci.sh; the ASan+UBSan tests use GCC's runtimes, from build-essential)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libexpected-dev libfmt-dev nlohmann-json3-dev libcli11-dev
@@ -21,7 +22,7 @@ for a in "$@"; do
 done
 ((tests)) && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libcereal-dev zstd python3 iproute2 chromium)
 ((qemu)) && pkgs+=(qemu-system-x86 hyperfine time)
-((fuzz)) && pkgs+=(clang libclang-rt-dev)
+((fuzz)) && pkgs+=(clang libclang-rt-dev llvm)  # llvm: llvm-symbolizer, for readable sanitizer reports
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,3 +30,19 @@ if(NOT cache MATCHES "STATEWIRE_BUILD_TESTS:BOOL=OFF" OR NOT cache MATCHES "STAT
   message(FATAL_ERROR "as a subproject, tests and benchmarks should default to off: ${cache}")
 endif()
 message(STATUS "as a subproject: ${cache}")
+
+# A checkout whose path contains /fuzz/, /package/ or /integration/ configures
+# with its unit tests (issue 18: the test exclusion once matched absolute paths).
+file(MAKE_DIRECTORY ${WORK_DIR}/fuzz/package/integration)
+file(CREATE_LINK ${SOURCE_DIR} ${WORK_DIR}/fuzz/package/integration/src SYMBOLIC)
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/fuzz/package/integration/src
+                  -B ${WORK_DIR}/odd-path -G Ninja -DSTATEWIRE_BUILD_BENCH=OFF
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(rc)
+  message(FATAL_ERROR "configuring from a path with /fuzz/package/integration/ failed:\n${err}")
+endif()
+file(STRINGS ${WORK_DIR}/odd-path/build.ninja units REGEX "statewire_tests.dir/hostile/errors_test")
+if(NOT units)
+  message(FATAL_ERROR "from a path with /fuzz/package/integration/, statewire_tests lost its sources")
+endif()
+message(STATUS "configures from ${WORK_DIR}/fuzz/package/integration/src with its unit tests")

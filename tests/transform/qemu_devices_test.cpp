@@ -72,7 +72,8 @@ TEST(QemuDevices, Stream72IsRefusedBy102WithoutTheTransforms) {
 
 TEST(QemuDevices, Stream72PlansInto102AndBackFieldByField) {
   const StateStream original = decode(testing::corpus_dir() / kVm);
-  MigrationPlan fwd = Destination(dump_10_2()).plan(original);
+  const Destination fwd_dest(dump_10_2());  // outlives the plan: its chain points into it
+  MigrationPlan fwd = fwd_dest.plan(original);
   ASSERT_TRUE(fwd.ok()) << render_plan_text(fwd);
   EXPECT_EQ(chain_of(fwd, "e1000e").size(), 1u);
   EXPECT_EQ(chain_of(fwd, "pciespscsi").size(), 1u);
@@ -103,7 +104,8 @@ TEST(QemuDevices, Stream72PlansInto102AndBackFieldByField) {
   EXPECT_EQ(*esp->find("drq_state"), Value(false));
   EXPECT_EQ(*find(to102, "pciespscsi")->body.find("esp.mig_version_id"), Value(std::uint8_t{6}));
 
-  MigrationPlan back = Destination(dump_7_2()).plan(to102);
+  const Destination back_dest(dump_7_2());  // outlives the plan: its chain points into it
+  MigrationPlan back = back_dest.plan(to102);
   ASSERT_TRUE(back.ok()) << render_plan_text(back);
   for (const char* vmsd : {"e1000e", "pciespscsi", "pvscsi", "globalstate"}) {
     Section* a = find(back.result, vmsd);
@@ -135,7 +137,8 @@ TEST(QemuDevices, Stream102PlansInto72AsQemu102MapsTheValues) {
   Struct* t2 = eitr->get_if<Array>()->items.at(2).get_if<Struct>();
   *t2->find("running") = Value(true);
 
-  MigrationPlan back = Destination(dump_7_2()).plan(s);
+  const Destination back_dest(dump_7_2());  // outlives the plan: its chain points into it
+  MigrationPlan back = back_dest.plan(s);
   ASSERT_TRUE(back.ok()) << render_plan_text(back);
   EXPECT_EQ(chain_of(back, "globalstate").size(), 1u);
   Struct* esp72 = esp_of(back.result);
@@ -156,7 +159,8 @@ TEST(QemuDevices, Stream102PlansInto72AsQemu102MapsTheValues) {
   EXPECT_EQ(run->get_if<Blob>()->bytes.size(), 100u);
 
   // And into 10.2 again: accepted by its schema as it stands (a v6 ESP body).
-  MigrationPlan again = Destination(dump_10_2()).plan(back.result);
+  const Destination again_dest(dump_10_2());  // outlives the plan: its chain points into it
+  MigrationPlan again = again_dest.plan(back.result);
   EXPECT_TRUE(again.ok()) << render_plan_text(again);
 }
 
@@ -165,7 +169,8 @@ TEST(QemuDevices, PtpClockAdjustmentIsRefusedGoingBack) {
   Section* nic = find(s, "e1000e");
   // What 10.2 sends with migrate-timadj on (machine types after 7.2).
   nic->body.members.push_back({"core.timadj", Value(std::int64_t{-4096})});
-  MigrationPlan back = Destination(dump_7_2()).plan(s);
+  const Destination back_dest(dump_7_2());  // outlives the plan: its chain points into it
+  MigrationPlan back = back_dest.plan(s);
   ASSERT_EQ(back.refusals.size(), 1u) << render_plan_text(back);
   EXPECT_EQ(back.refusals[0].section, "0000:00:01.0/e1000e/0");
   EXPECT_EQ(back.refusals[0].field_path, "core.timadj");
@@ -207,7 +212,8 @@ TEST(QemuDevices, PlainPciPvscsiIsRefusedBy102) {
   Member pci{"parent_obj", pv->body.subsections[0].body.members.at(0).value};
   pv->body.subsections.clear();
   pv->body.members.insert(pv->body.members.begin(), std::move(pci));
-  MigrationPlan plan = Destination(dump_10_2()).plan(s);
+  const Destination plan_dest(dump_10_2());  // outlives the plan: its chain points into it
+  MigrationPlan plan = plan_dest.plan(s);
   ASSERT_EQ(plan.refusals.size(), 1u) << render_plan_text(plan);
   EXPECT_EQ(plan.refusals[0].section, "0000:00:03.0/pvscsi/0");
   EXPECT_EQ(plan.refusals[0].field_path, "parent_obj");
@@ -220,7 +226,8 @@ TEST(QemuDevices, SuspendedGuestIsRefusedBy72) {
   ASSERT_NE(g, nullptr);
   for (auto& m : g->body.members)
     if (m.name == "has_vm_was_suspended" || m.name == "vm_was_suspended") m.value = Value(std::uint8_t{1});
-  MigrationPlan plan = Destination(dump_7_2()).plan(s);
+  const Destination plan_dest(dump_7_2());  // outlives the plan: its chain points into it
+  MigrationPlan plan = plan_dest.plan(s);
   ASSERT_EQ(plan.refusals.size(), 1u) << render_plan_text(plan);
   EXPECT_EQ(plan.refusals[0].section, "globalstate/0");
   EXPECT_NE(plan.refusals[0].message.find("suspended"), std::string::npos);
