@@ -223,10 +223,13 @@ Json op_json(const TransformOp& o) {
 }  // namespace
 
 Result<TransformSet> parse_rules_json(std::string_view text, std::string_view origin) {
-  // The parser recurses: the nesting is bounded first (limits.hpp).
-  SW_CHECK(detail::check_json_nesting(text, Limits{}.max_json_depth, "rules file"));
-  Json root = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return bad("$", "not valid JSON");
+  auto parsed = detail::parse_json_document<Json>(text, Limits{}, "rules file");
+  if (!parsed) {
+    // A syntax error is a malformed rules file, as every other error here.
+    if (parsed.error().code == Errc::invalid_value) return bad("$", parsed.error().message);
+    return fail(std::move(parsed.error().in_field("$")));
+  }
+  Json root = std::move(*parsed);
   if (!root.is_object()) return bad("$", "expected an object with \"transforms\"");
   if (auto v = root.find("statewire_rules"); v == root.end() || *v != 1)
     return bad("$.statewire_rules", "expected \"statewire_rules\": 1");
