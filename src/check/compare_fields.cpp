@@ -210,7 +210,8 @@ void FieldPass::pair(const Field& o, const Field& n) {
     sink.add(s, path, "field-renamed", Verdict::ok, Verdict::ok,
              fmt::format("Field {} is now called \"{}\" at the same position and wire size; "
                          "names are not on the wire, so streams load unchanged.",
-                         path, n.name));
+                         path, n.name))
+        .new_name = n.name;
   gating(o, n, path);
   Presence fwd_both = both(fwd_sent(o), fwd_read(n));
   Presence bwd_both = both(bwd_sent(n), bwd_read(o));
