@@ -69,6 +69,7 @@ struct Finding {
   std::string explanation;  // one sentence a device maintainer can act on
   std::string repair;       // how to change the device so it migrates ("" if none)
   std::string transform;    // a declarative rule that would load the old stream
+  std::string new_name;     // field-renamed: the field's name in the new build
   std::vector<FindingCondition> conditions;  // innermost last
   // Other device types (sharing the section) with exactly this finding,
   // merged into this one so the report says it once.

@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "check/compare.hpp"
+#include "check/compare_fields.hpp"
 
 namespace statewire::check_detail {
 
@@ -59,6 +59,8 @@ void flatten(const Field& f, std::vector<std::string>& out, const std::string& g
   out.push_back(b ? fmt::format("{}:{}", *b, gate) : fmt::format("?{}:{}", f.size, gate));
 }
 
+}  // namespace
+
 void flatten(const Field& f, std::vector<std::string>& out) { flatten(f, out, gate_token(f)); }
 
 std::vector<std::string> flatten_all(std::span<const Field> fs) {
@@ -67,389 +69,250 @@ std::vector<std::string> flatten_all(std::span<const Field> fs) {
   return out;
 }
 
-struct Pass {
-  const Scope& s;
-  Sink& sink;
+void FieldPass::removed(const Field& o) {
+  std::string path = s.join(o.name);
+  Verdict fwd = lone_verdict(fwd_sent(o));
+  Verdict bwd = lone_verdict(bwd_read(o));
+  std::string why =
+      o.has_test()
+          ? fmt::format("Field {} ({}, test-gated) is gone: whenever its test holds an old source "
+                        "sends bytes the new destination reads into the following fields, and "
+                        "an old destination expects bytes a new source no longer sends.",
+                        path, bytes_text(o))
+          : fmt::format("Field {} ({}) is gone: an old source still sends its bytes, which the "
+                        "new destination reads into the following fields, and an old "
+                        "destination expects bytes a new source no longer sends.",
+                        path, bytes_text(o));
+  std::string repair =
+      field_bytes(o)
+          ? fmt::format("Keep the bytes on the wire: replace it with VMSTATE_UNUSED({}) "
+                        "(zeros on save, skipped on load), or guard it with a _TEST tied to a "
+                        "compat property.", *field_bytes(o))
+          : std::string("Keep the field (or an equivalent placeholder of the same encoding), or "
+                        "guard it with a _TEST tied to a compat property.");
+  auto& f = sink.add(s, path, "field-removed", fwd, bwd, std::move(why), std::move(repair),
+                     fmt::format("forward: in \"{}\" drop \"{}\" ({})", s.section, path,
+                                 bytes_text(o)));
+  if (o.has_test()) f.conditions.push_back({GateTarget::field, path, true});
+}
 
-  Presence fwd_sent(const Field& o) const { return presence(o, s.fwd.src); }
-  Presence fwd_read(const Field& n) const { return presence(n, s.fwd.dst); }
-  Presence bwd_sent(const Field& n) const { return presence(n, s.bwd.src); }
-  Presence bwd_read(const Field& o) const { return presence(o, s.bwd.dst); }
-
-  void removed(const Field& o) {
-    std::string path = s.join(o.name);
-    Verdict fwd = lone_verdict(fwd_sent(o));
-    Verdict bwd = lone_verdict(bwd_read(o));
-    std::string why =
-        o.has_test()
-            ? fmt::format("Field {} ({}, test-gated) is gone: whenever its test holds an old source "
-                          "sends bytes the new destination reads into the following fields, and "
-                          "an old destination expects bytes a new source no longer sends.",
-                          path, bytes_text(o))
-            : fmt::format("Field {} ({}) is gone: an old source still sends its bytes, which the "
-                          "new destination reads into the following fields, and an old "
-                          "destination expects bytes a new source no longer sends.",
-                          path, bytes_text(o));
-    std::string repair =
-        field_bytes(o)
-            ? fmt::format("Keep the bytes on the wire: replace it with VMSTATE_UNUSED({}) "
-                          "(zeros on save, skipped on load), or guard it with a _TEST tied to a "
-                          "compat property.", *field_bytes(o))
-            : std::string("Keep the field (or an equivalent placeholder of the same encoding), or "
-                          "guard it with a _TEST tied to a compat property.");
-    auto& f = sink.add(s, path, "field-removed", fwd, bwd, std::move(why), std::move(repair),
-                       fmt::format("forward: in \"{}\" drop \"{}\" ({})", s.section, path,
-                                   bytes_text(o)));
-    if (o.has_test()) f.conditions.push_back({GateTarget::field, path, true});
+void FieldPass::added(const Field& n) {
+  std::string path = s.join(n.name);
+  Presence fr = fwd_read(n), bs = bwd_sent(n);
+  Verdict fwd = lone_verdict(fr);
+  Verdict bwd = lone_verdict(bs);
+  std::string why;
+  std::string repair;
+  if (n.has_test()) {
+    why = fmt::format("New field {} ({}) is guarded by a test: it is read and sent only when the "
+                      "test holds, so migration between the builds works only if the test is "
+                      "false whenever the other build is involved (old machine types).",
+                      path, bytes_text(n));
+    repair = "Make the test return false for old machine types by tying it to a property "
+             "that their compat properties turn off.";
+  } else if (s.nested && fr == Presence::yes) {
+    why = n.version_id > 0
+              ? fmt::format("New field {} ({}, version_id {}) is inside a nested struct, whose "
+                            "version is never on the wire: the new destination reads it with "
+                            "its own nested version and expects bytes an old source never "
+                            "sends.",
+                            path, bytes_text(n), n.version_id)
+              : fmt::format("New field {} ({}) is inside a nested struct and not gated: the new "
+                            "destination expects bytes an old source never sends.",
+                            path, bytes_text(n));
+    repair = fmt::format("Move {} into a subsection of \"{}\" whose needed() is false for old "
+                         "machine types; a nested version cannot gate a field.",
+                         n.name, s.section);
+  } else if (fr == Presence::yes) {
+    why = fmt::format("New field {} ({}) is not gated (version_id {} <= incoming version {}, no "
+                      "test): the new destination reads bytes an old source never sends.",
+                      path, bytes_text(n), n.version_id, s.fwd.dst);
+    repair = fmt::format("Put {} in a new subsection \"{}/{}\" whose needed() is false for old "
+                         "machine types (a property their compat properties turn off); "
+                         "VMSTATE_*_V({}, {}) with a version_id bump keeps only forward "
+                         "migration.",
+                         n.name, s.section, n.name, n.name, s.fwd.dst + 1);
+  } else {
+    why = fmt::format("New field {} ({}) has version_id {} above the old version {}: the new "
+                      "destination skips it for an old source, but the new source always "
+                      "sends it, so an old destination cannot load the new stream.",
+                      path, bytes_text(n), n.version_id, s.fwd.dst);
+    repair = fmt::format("For backward migration send {} in a subsection tied to a compat "
+                         "property instead of a version bump.",
+                         n.name);
   }
+  auto& f = sink.add(s, path, "field-added", fwd, bwd, std::move(why), std::move(repair),
+                     fr == Presence::no
+                         ? std::string()
+                         : fmt::format("forward: in \"{}\" insert \"{}\" ({}) with its default",
+                                       s.section, path, bytes_text(n)));
+  if (n.has_test()) f.conditions.push_back({GateTarget::field, path, true});
+}
 
-  void added(const Field& n) {
-    std::string path = s.join(n.name);
-    Presence fr = fwd_read(n), bs = bwd_sent(n);
-    Verdict fwd = lone_verdict(fr);
-    Verdict bwd = lone_verdict(bs);
-    std::string why;
-    std::string repair;
-    if (n.has_test()) {
-      why = fmt::format("New field {} ({}) is guarded by a test: it is read and sent only when the "
-                        "test holds, so migration between the builds works only if the test is "
-                        "false whenever the other build is involved (old machine types).",
-                        path, bytes_text(n));
-      repair = "Make the test return false for old machine types by tying it to a property "
-               "that their compat properties turn off.";
-    } else if (s.nested && fr == Presence::yes) {
-      why = n.version_id > 0
-                ? fmt::format("New field {} ({}, version_id {}) is inside a nested struct, whose "
-                              "version is never on the wire: the new destination reads it with "
-                              "its own nested version and expects bytes an old source never "
-                              "sends.",
-                              path, bytes_text(n), n.version_id)
-                : fmt::format("New field {} ({}) is inside a nested struct and not gated: the new "
-                              "destination expects bytes an old source never sends.",
-                              path, bytes_text(n));
-      repair = fmt::format("Move {} into a subsection of \"{}\" whose needed() is false for old "
-                           "machine types; a nested version cannot gate a field.",
-                           n.name, s.section);
-    } else if (fr == Presence::yes) {
-      why = fmt::format("New field {} ({}) is not gated (version_id {} <= incoming version {}, no "
-                        "test): the new destination reads bytes an old source never sends.",
-                        path, bytes_text(n), n.version_id, s.fwd.dst);
-      repair = fmt::format("Put {} in a new subsection \"{}/{}\" whose needed() is false for old "
-                           "machine types (a property their compat properties turn off); "
-                           "VMSTATE_*_V({}, {}) with a version_id bump keeps only forward "
-                           "migration.",
-                           n.name, s.section, n.name, n.name, s.fwd.dst + 1);
-    } else {
-      why = fmt::format("New field {} ({}) has version_id {} above the old version {}: the new "
-                        "destination skips it for an old source, but the new source always "
-                        "sends it, so an old destination cannot load the new stream.",
-                        path, bytes_text(n), n.version_id, s.fwd.dst);
-      repair = fmt::format("For backward migration send {} in a subsection tied to a compat "
-                           "property instead of a version bump.",
-                           n.name);
-    }
-    auto& f = sink.add(s, path, "field-added", fwd, bwd, std::move(why), std::move(repair),
-                       fr == Presence::no
-                           ? std::string()
-                           : fmt::format("forward: in \"{}\" insert \"{}\" ({}) with its default",
-                                         s.section, path, bytes_text(n)));
-    if (n.has_test()) f.conditions.push_back({GateTarget::field, path, true});
+void FieldPass::reordered(const Field& o, const Field& n, std::size_t from, std::size_t to) {
+  std::string path = s.join(o.name);
+  sink.add(s, path, "field-reordered",
+           std::max(content_verdict(both(fwd_sent(o), fwd_read(n))), Verdict::risk),
+           std::max(content_verdict(both(bwd_sent(n), bwd_read(o))), Verdict::risk),
+           fmt::format("Field {} moved from position {} to {}: declaration order is wire order, "
+                       "so its bytes and its neighbours' land in the wrong fields.",
+                       path, from, to),
+           "Restore the old declaration order.",
+           fmt::format("forward: in \"{}\" move \"{}\" from position {} to {}", s.section, path,
+                       from, to));
+}
+
+void FieldPass::gating(const Field& o, const Field& n, const std::string& path) {
+  Presence fs = fwd_sent(o), fr = fwd_read(n), bs = bwd_sent(n), br = bwd_read(o);
+  if (o.has_test() != n.has_test()) {
+    bool added_test = n.has_test();
+    auto& f = sink.add(
+        s, path, added_test ? "field-test-added" : "field-test-removed",
+        pair_gate_verdict(fs, fr), pair_gate_verdict(bs, br),
+        added_test
+            ? fmt::format("Field {} is now guarded by a test: the build without the test always "
+                          "moves its bytes, so the stream breaks whenever the test is false.",
+                          path)
+            : fmt::format("Field {} lost its test: the old build moves its bytes only when the "
+                          "test holds, the new one always, so the stream breaks whenever the "
+                          "old test is false.",
+                          path),
+        "Keep the test identical on both builds, or make it true for every machine type the "
+        "other build runs.");
+    f.conditions.push_back({GateTarget::field, path, false});
+    return;
   }
+  if (o.has_test() || o.version_id == n.version_id) return;
+  Verdict vf = pair_gate_verdict(fs, fr), vb = pair_gate_verdict(bs, br);
+  std::string why;
+  if (vf == Verdict::ok && vb == Verdict::ok)
+    why = fmt::format("Field {} changed version_id {} -> {}; both builds still agree on whether "
+                      "it is on the wire.",
+                      path, o.version_id, n.version_id);
+  else
+    why = fmt::format("Field {} changed version_id {} -> {}: {}.", path, o.version_id,
+                      n.version_id,
+                      vf != Verdict::ok
+                          ? "an old source sends it but the new destination skips it (or the "
+                            "reverse), shifting every later byte"
+                          : "a new source and an old destination disagree on whether it is sent");
+  sink.add(s, path, "field-version-changed", vf, vb, std::move(why),
+           vf == Verdict::ok && vb == Verdict::ok
+               ? std::string()
+               : fmt::format("Keep version_id {} for {}: a field's version only decides whether "
+                             "it is on the wire.",
+                             o.version_id, o.name));
+}
 
-  void reordered(const Field& o, const Field& n, std::size_t from, std::size_t to) {
-    std::string path = s.join(o.name);
-    sink.add(s, path, "field-reordered",
-             std::max(content_verdict(both(fwd_sent(o), fwd_read(n))), Verdict::risk),
-             std::max(content_verdict(both(bwd_sent(n), bwd_read(o))), Verdict::risk),
-             fmt::format("Field {} moved from position {} to {}: declaration order is wire order, "
-                         "so its bytes and its neighbours' land in the wrong fields.",
-                         path, from, to),
-             "Restore the old declaration order.",
-             fmt::format("forward: in \"{}\" move \"{}\" from position {} to {}", s.section, path,
-                         from, to));
-  }
-
-  void gating(const Field& o, const Field& n, const std::string& path) {
-    Presence fs = fwd_sent(o), fr = fwd_read(n), bs = bwd_sent(n), br = bwd_read(o);
-    if (o.has_test() != n.has_test()) {
-      bool added_test = n.has_test();
-      auto& f = sink.add(
-          s, path, added_test ? "field-test-added" : "field-test-removed",
-          pair_gate_verdict(fs, fr), pair_gate_verdict(bs, br),
-          added_test
-              ? fmt::format("Field {} is now guarded by a test: the build without the test always "
-                            "moves its bytes, so the stream breaks whenever the test is false.",
-                            path)
-              : fmt::format("Field {} lost its test: the old build moves its bytes only when the "
-                            "test holds, the new one always, so the stream breaks whenever the "
-                            "old test is false.",
-                            path),
-          "Keep the test identical on both builds, or make it true for every machine type the "
-          "other build runs.");
-      f.conditions.push_back({GateTarget::field, path, false});
-      return;
-    }
-    if (o.has_test() || o.version_id == n.version_id) return;
-    Verdict vf = pair_gate_verdict(fs, fr), vb = pair_gate_verdict(bs, br);
-    std::string why;
-    if (vf == Verdict::ok && vb == Verdict::ok)
-      why = fmt::format("Field {} changed version_id {} -> {}; both builds still agree on whether "
-                        "it is on the wire.",
-                        path, o.version_id, n.version_id);
-    else
-      why = fmt::format("Field {} changed version_id {} -> {}: {}.", path, o.version_id,
-                        n.version_id,
-                        vf != Verdict::ok
-                            ? "an old source sends it but the new destination skips it (or the "
-                              "reverse), shifting every later byte"
-                            : "a new source and an old destination disagree on whether it is sent");
-    sink.add(s, path, "field-version-changed", vf, vb, std::move(why),
-             vf == Verdict::ok && vb == Verdict::ok
-                 ? std::string()
-                 : fmt::format("Keep version_id {} for {}: a field's version only decides whether "
-                               "it is on the wire.",
-                               o.version_id, o.name));
-  }
-
-  void pair(const Field& o, const Field& n) {
-    std::string path = s.join(o.name);
-    if (o.name != n.name)
-      sink.add(s, path, "field-renamed", Verdict::ok, Verdict::ok,
-               fmt::format("Field {} is now called \"{}\" at the same position and wire size; "
-                           "names are not on the wire, so streams load unchanged.",
-                           path, n.name));
-    gating(o, n, path);
-    Presence fwd_both = both(fwd_sent(o), fwd_read(n));
-    Presence bwd_both = both(bwd_sent(n), bwd_read(o));
-    if (o.nested && n.nested) return nested_pair(o, n, path, fwd_both, bwd_both);
-    if (o.nested || n.nested) {
-      std::vector<std::string> a, b;
-      flatten(o, a);
-      flatten(n, b);
-      if (a == b) {
-        sink.add(s, path, "fields-wrapped", Verdict::ok, Verdict::ok,
-                 fmt::format("Field {} changed between a struct and plain fields with the same "
-                             "wire layout; the bytes on the wire are unchanged.",
-                             path));
-      } else {
-        sink.add(s, path, "field-kind-changed", content_verdict(fwd_both),
-                 content_verdict(bwd_both),
-                 fmt::format("Field {} changed between a nested struct and a plain field ({} vs "
-                             "{}) and the wire layout differs.",
-                             path, bytes_text(o), bytes_text(n)),
-                 "Keep the old layout and send the new one in a subsection.");
-      }
-      return;
-    }
-    if (is_unused(o) && is_unused(n)) {
-      if (o.size != n.size)
-        sink.add(s, path, "unused-size-mismatch", content_verdict(fwd_both),
-                 content_verdict(bwd_both),
-                 fmt::format("Unused block {} changed from {} to {} bytes, shifting every later "
-                             "byte.",
-                             path, o.size, n.size),
-                 fmt::format("Keep VMSTATE_UNUSED({}).", o.size));
-      return;
-    }
-    std::uint64_t eo = element_bytes(o), en = element_bytes(n);
-    bool counts_known = (o.count.mode != Count::Mode::single && n.count.mode != Count::Mode::single) ||
-                        (o.kind != FieldKind::opaque && n.kind != FieldKind::opaque);
-    if (eo != en) {
-      sink.add(s, path, "field-size-changed", content_verdict(fwd_both), content_verdict(bwd_both),
-               fmt::format("Field {} changed from {} to {} bytes per element: the loader reads the "
-                           "new width from a stream written with the old one.",
-                           path, eo, en),
-               fmt::format("Keep {} with its old size (or VMSTATE_UNUSED({})) and send the wider "
-                           "value in a new subsection.",
-                           o.name, eo),
-               fmt::format("forward: in \"{}\" convert \"{}\" from {} to {} bytes", s.section, path,
-                           eo, en));
-    } else if (counts_known && o.count != n.count) {
-      auto count_text = [](const Count& c) {
-        if (c.mode == Count::Mode::from_field) return fmt::format("{{{}}} (max {})", c.field, c.max);
-        return fmt::format("{}", c.mode == Count::Mode::fixed ? c.n : 1u);
-      };
-      sink.add(s, path, "array-length-changed", content_verdict(fwd_both),
-               content_verdict(bwd_both),
-               fmt::format("Array {} changed from {} to {} elements: the loader reads a different "
-                           "number of bytes than the source wrote.",
-                           path, count_text(o.count), count_text(n.count)),
-               fmt::format("Keep {} at its old length and send the extra elements in a new "
-                           "subsection.",
-                           o.name),
-               fmt::format("forward: in \"{}\" resize \"{}\" from {} to {} elements", s.section,
-                           path, count_text(o.count), count_text(n.count)));
-    } else if (o.kind != n.kind && o.kind != FieldKind::opaque && n.kind != FieldKind::opaque) {
-      Verdict vf = std::min(content_verdict(fwd_both), Verdict::risk);
-      Verdict vb = std::min(content_verdict(bwd_both), Verdict::risk);
-      sink.add(s, path, "field-type-changed", vf, vb,
-               fmt::format("Field {} changed type {} -> {} at the same width: streams load, but "
-                           "the same bytes now mean something else.",
-                           path, field_kind_name(o.kind), field_kind_name(n.kind)),
-               "Keep the old type on the wire or convert in post_load.");
-    } else if (!o.info.empty() && !n.info.empty() && o.info != n.info) {
-      sink.add(s, path, "field-type-changed", std::min(content_verdict(fwd_both), Verdict::risk),
-               std::min(content_verdict(bwd_both), Verdict::risk),
-               fmt::format("Field {} changed encoding \"{}\" -> \"{}\" at the same size: streams "
-                           "may load with a different meaning.",
-                           path, o.info, n.info),
-               "Keep the old encoding on the wire.");
-    }
-  }
-
-  void nested_pair(const Field& o, const Field& n, const std::string& path, Presence fwd_both,
-                   Presence bwd_both) {
-    const Description& od = *o.nested;
-    const Description& nd = *n.nested;
-    if (od == nd) return;
-    Scope inner = s;
-    inner.path = path;
-    inner.fwd = {od.version_id, nd.version_id};
-    inner.bwd = {nd.version_id, od.version_id};
-    inner.fwd_outer = combine_outer(s.fwd_outer, fwd_both);
-    inner.bwd_outer = combine_outer(s.bwd_outer, bwd_both);
-    inner.nested = true;
-    if (o.has_test() || n.has_test()) inner.conditions.push_back({GateTarget::field, path, true});
-    if (od.name != nd.name)
-      sink.add(inner, path, "nested-renamed", Verdict::ok, Verdict::ok,
-               fmt::format("Nested description of {} is now called \"{}\" (was \"{}\"); a nested "
-                           "description's name is not on the wire.",
-                           path, nd.name, od.name));
-    compare_versions(od, nd, inner, sink, /*nested=*/true);
-    compare_fields(od, nd, inner, sink);
-    compare_subsections(od, nd, inner, sink);
-  }
-
-  void gap(std::span<const Field> O, std::span<const Field> N) {
-    if (O.empty() && N.empty()) return;
-    auto any = [](std::span<const Field> fs, auto pred) {
-      return std::any_of(fs.begin(), fs.end(), pred);
-    };
-    bool any_unused = any(O, is_unused) || any(N, is_unused);
-    bool any_struct = any(O, [](const Field& f) { return f.nested != nullptr; }) ||
-                      any(N, [](const Field& f) { return f.nested != nullptr; });
-    // Same count, same shape at each position: renames.
-    if (!any_unused && O.size() == N.size()) {
-      bool pairable = true;
-      for (std::size_t i = 0; i < O.size() && pairable; ++i) pairable = same_shape(O[i], N[i]);
-      if (pairable) {
-        for (std::size_t i = 0; i < O.size(); ++i) pair(O[i], N[i]);
-        return;
-      }
-    }
-    if (any_struct && flatten_all(O) == flatten_all(N)) {
-      std::string path = s.join(O.empty() ? N.front().name : O.front().name);
+void FieldPass::pair(const Field& o, const Field& n) {
+  std::string path = s.join(o.name);
+  if (o.name != n.name)
+    sink.add(s, path, "field-renamed", Verdict::ok, Verdict::ok,
+             fmt::format("Field {} is now called \"{}\" at the same position and wire size; "
+                         "names are not on the wire, so streams load unchanged.",
+                         path, n.name))
+        .new_name = n.name;
+  gating(o, n, path);
+  Presence fwd_both = both(fwd_sent(o), fwd_read(n));
+  Presence bwd_both = both(bwd_sent(n), bwd_read(o));
+  if (o.nested && n.nested) return nested_pair(o, n, path, fwd_both, bwd_both);
+  if (o.nested || n.nested) {
+    std::vector<std::string> a, b;
+    flatten(o, a);
+    flatten(n, b);
+    if (a == b) {
       sink.add(s, path, "fields-wrapped", Verdict::ok, Verdict::ok,
-               fmt::format("Fields around {} moved into or out of a nested struct with the same "
+               fmt::format("Field {} changed between a struct and plain fields with the same "
                            "wire layout; the bytes on the wire are unchanged.",
                            path));
-      return;
+    } else {
+      sink.add(s, path, "field-kind-changed", content_verdict(fwd_both),
+               content_verdict(bwd_both),
+               fmt::format("Field {} changed between a nested struct and a plain field ({} vs "
+                           "{}) and the wire layout differs.",
+                           path, bytes_text(o), bytes_text(n)),
+               "Keep the old layout and send the new one in a subsection.");
     }
-    if (any_unused) return unused_gap(O, N);
-    bool same_names = O.size() == N.size();
-    for (std::size_t i = 0; i < O.size() && same_names; ++i) same_names = O[i].name == N[i].name;
-    if (same_names) {
-      for (std::size_t i = 0; i < O.size(); ++i) pair(O[i], N[i]);
-      return;
-    }
-    // Same-shaped fields at either end of the gap are renames; what is left
-    // in the middle was removed or added.
-    std::size_t head = 0, tail = 0;
-    while (head < O.size() && head < N.size() && same_shape(O[head], N[head])) ++head;
-    while (tail < O.size() - head && tail < N.size() - head &&
-           same_shape(O[O.size() - 1 - tail], N[N.size() - 1 - tail]))
-      ++tail;
-    for (std::size_t i = 0; i < head; ++i) pair(O[i], N[i]);
-    for (const auto& o : O.subspan(head, O.size() - head - tail)) removed(o);
-    for (const auto& n : N.subspan(head, N.size() - head - tail)) added(n);
-    for (std::size_t i = tail; i-- > 0;) pair(O[O.size() - 1 - i], N[N.size() - 1 - i]);
+    return;
   }
-
-  static bool same_shape(const Field& o, const Field& n) {
-    bool so = o.nested != nullptr, sn = n.nested != nullptr;
-    if (so != sn || is_unused(o) || is_unused(n)) return false;
-    return so || (element_bytes(o) == element_bytes(n) && o.count == n.count);
+  if (is_unused(o) && is_unused(n)) {
+    if (o.size != n.size)
+      sink.add(s, path, "unused-size-mismatch", content_verdict(fwd_both),
+               content_verdict(bwd_both),
+               fmt::format("Unused block {} changed from {} to {} bytes, shifting every later "
+                           "byte.",
+                           path, o.size, n.size),
+               fmt::format("Keep VMSTATE_UNUSED({}).", o.size));
+    return;
   }
-
-  // `unused` blocks stand for bytes; compare totals, not fields.
-  void unused_gap(std::span<const Field> O, std::span<const Field> N) {
-    auto total = [](std::span<const Field> fs) -> std::optional<std::uint64_t> {
-      std::uint64_t t = 0;
-      for (const auto& f : fs) {
-        auto b = field_bytes(f);
-        if (!b || f.has_test()) return std::nullopt;
-        t += *b;
-      }
-      return t;
+  std::uint64_t eo = element_bytes(o), en = element_bytes(n);
+  bool counts_known = (o.count.mode != Count::Mode::single && n.count.mode != Count::Mode::single) ||
+                      (o.kind != FieldKind::opaque && n.kind != FieldKind::opaque);
+  if (eo != en) {
+    sink.add(s, path, "field-size-changed", content_verdict(fwd_both), content_verdict(bwd_both),
+             fmt::format("Field {} changed from {} to {} bytes per element: the loader reads the "
+                         "new width from a stream written with the old one.",
+                         path, eo, en),
+             fmt::format("Keep {} with its old size (or VMSTATE_UNUSED({})) and send the wider "
+                         "value in a new subsection.",
+                         o.name, eo),
+             fmt::format("forward: in \"{}\" convert \"{}\" from {} to {} bytes", s.section, path,
+                         eo, en));
+  } else if (counts_known && o.count != n.count) {
+    auto count_text = [](const Count& c) {
+      if (c.mode == Count::Mode::from_field) return fmt::format("{{{}}} (max {})", c.field, c.max);
+      return fmt::format("{}", c.mode == Count::Mode::fixed ? c.n : 1u);
     };
-    auto names = [](std::span<const Field> fs) {
-      std::vector<std::string> out;
-      for (const auto& f : fs)
-        if (!is_unused(f)) out.push_back(f.name);
-      return out;
-    };
-    auto to = total(O), tn = total(N);
-    std::string path = s.join(O.empty() ? N.front().name : O.front().name);
-    if (to && tn && *to != *tn) {
-      // A dump without element counts shows an array as one element: if the
-      // smaller side has such a field whose element size divides the
-      // difference, the totals may well agree. Say so instead of "breaks".
-      const bool old_short = *to < *tn;
-      const auto side = old_short ? O : N;
-      const bool counts = old_short ? s.old_counts : s.new_counts;
-      const std::uint64_t diff = old_short ? *tn - *to : *to - *tn;
-      const Field* maybe_array = nullptr;
-      for (const auto& f : side)
-        if (!counts && !is_unused(f) && !f.nested && f.count.mode == Count::Mode::single &&
-            f.kind == FieldKind::opaque && f.size > 0 && diff % f.size == 0) {
-          maybe_array = &f;
-          break;
-        }
-      if (maybe_array) {
-        const std::uint64_t n = diff / maybe_array->size + 1;
-        auto& f = sink.add(
-            s, path, "unused-size-unknown", Verdict::risk, Verdict::risk,
-            fmt::format("Near {} the {} dump shows {} bytes and the {} one {} where unused "
-                        "padding is involved, but the {} dump records no element counts (QEMU "
-                        "7.2's -dump-vmstate): if {} is an array of {} elements of {} byte{}, "
-                        "the byte counts agree and nothing shifts.",
-                        path, old_short ? "old" : "new", old_short ? *to : *tn,
-                        old_short ? "new" : "old", old_short ? *tn : *to,
-                        old_short ? "old" : "new", s.join(maybe_array->name), n,
-                        maybe_array->size, maybe_array->size == 1 ? "" : "s"),
-            "Confirm the count in the source (or compare an extended export, statewire schema "
-            "--extended, or a dump from a QEMU that writes \"num\").");
-        (void)f;
-        return;
-      }
-    }
-    if (!to || !tn || *to != *tn) {
-      sink.add(s, path, "unused-size-mismatch", Verdict::breaks, Verdict::breaks,
-               fmt::format("Near {} the old build has {} bytes and the new one {} where unused "
-                           "padding is involved; the byte counts differ, so every later byte "
-                           "shifts.",
-                           path, to ? fmt::format("{}", *to) : "a run-time number of",
-                           tn ? fmt::format("{}", *tn) : "a run-time number of"),
-               "Size the VMSTATE_UNUSED block to exactly the bytes of the fields it replaces.");
-      return;
-    }
-    auto old_names = names(O), new_names = names(N);
-    if (!old_names.empty())
-      sink.add(s, s.join(old_names.front()), "field-replaced-by-unused", Verdict::ok, Verdict::ok,
-               fmt::format("{} ({} bytes) became unused padding of the same size: an old "
-                           "destination gets zeros there from a new source.",
-                           fmt::join(old_names, ", "), *to));
-    if (!new_names.empty())
-      sink.add(s, s.join(new_names.front()), "unused-reused", Verdict::risk, Verdict::ok,
-               fmt::format("{} now occupy {} bytes that were unused padding: the layout matches, "
-                           "but an old source sends zeros there, which the new destination loads "
-                           "as values.",
-                           fmt::join(new_names, ", "), *to),
-               "Make zero a valid value for the new fields, or send them in a subsection.");
+    sink.add(s, path, "array-length-changed", content_verdict(fwd_both),
+             content_verdict(bwd_both),
+             fmt::format("Array {} changed from {} to {} elements: the loader reads a different "
+                         "number of bytes than the source wrote.",
+                         path, count_text(o.count), count_text(n.count)),
+             fmt::format("Keep {} at its old length and send the extra elements in a new "
+                         "subsection.",
+                         o.name),
+             fmt::format("forward: in \"{}\" resize \"{}\" from {} to {} elements", s.section,
+                         path, count_text(o.count), count_text(n.count)));
+  } else if (o.kind != n.kind && o.kind != FieldKind::opaque && n.kind != FieldKind::opaque) {
+    Verdict vf = std::min(content_verdict(fwd_both), Verdict::risk);
+    Verdict vb = std::min(content_verdict(bwd_both), Verdict::risk);
+    sink.add(s, path, "field-type-changed", vf, vb,
+             fmt::format("Field {} changed type {} -> {} at the same width: streams load, but "
+                         "the same bytes now mean something else.",
+                         path, field_kind_name(o.kind), field_kind_name(n.kind)),
+             "Keep the old type on the wire or convert in post_load.");
+  } else if (!o.info.empty() && !n.info.empty() && o.info != n.info) {
+    sink.add(s, path, "field-type-changed", std::min(content_verdict(fwd_both), Verdict::risk),
+             std::min(content_verdict(bwd_both), Verdict::risk),
+             fmt::format("Field {} changed encoding \"{}\" -> \"{}\" at the same size: streams "
+                         "may load with a different meaning.",
+                         path, o.info, n.info),
+             "Keep the old encoding on the wire.");
   }
-};
+}
 
-}  // namespace
+void FieldPass::nested_pair(const Field& o, const Field& n, const std::string& path,
+                            Presence fwd_both, Presence bwd_both) {
+  const Description& od = *o.nested;
+  const Description& nd = *n.nested;
+  if (od == nd) return;
+  Scope inner = s;
+  inner.path = path;
+  inner.fwd = {od.version_id, nd.version_id};
+  inner.bwd = {nd.version_id, od.version_id};
+  inner.fwd_outer = combine_outer(s.fwd_outer, fwd_both);
+  inner.bwd_outer = combine_outer(s.bwd_outer, bwd_both);
+  inner.nested = true;
+  if (o.has_test() || n.has_test()) inner.conditions.push_back({GateTarget::field, path, true});
+  if (od.name != nd.name)
+    sink.add(inner, path, "nested-renamed", Verdict::ok, Verdict::ok,
+             fmt::format("Nested description of {} is now called \"{}\" (was \"{}\"); a nested "
+                         "description's name is not on the wire.",
+                         path, nd.name, od.name));
+  compare_versions(od, nd, inner, sink, /*nested=*/true);
+  compare_fields(od, nd, inner, sink);
+  compare_subsections(od, nd, inner, sink);
+}
 
 void compare_fields(const Description& od, const Description& nd, const Scope& s, Sink& sink) {
   const auto& of = od.field_list();
@@ -461,7 +324,7 @@ void compare_fields(const Description& od, const Description& nd, const Scope& s
   while (ho > lo && hn > lo && of[ho - 1] == nf[hn - 1]) --ho, --hn;
   if (lo == ho && lo == hn) return;
 
-  Pass p{s, sink};
+  FieldPass p{s, sink};
 
   std::span<const Field> O(of.data() + lo, ho - lo), N(nf.data() + lo, hn - lo);
   auto pairs = align_by_name(O, N);

@@ -8,8 +8,6 @@
 // description (so it applies only where the new layout is what is read).
 #include <fmt/format.h>
 
-#include <regex>
-
 #include "check/compare.hpp"
 #include "statewire/schema_catalog.hpp"
 
@@ -146,7 +144,6 @@ Transform base(const Description& od, const Finding& f, std::string note) {
 }  // namespace
 
 void attach_repairs(const SchemaSet& o, const SchemaSet& n, CheckReport& report) {
-  static const std::regex kNewName("now called \"([^\"]+)\"");
   for (Finding& f : report.findings) {
     const Description* od = device(o, f.device);
     const Description* nd = device(n, f.device);
@@ -186,15 +183,14 @@ void attach_repairs(const SchemaSet& o, const SchemaSet& n, CheckReport& report)
       t.ops.push_back(ops::drop_subsection(name));
       f.repair_transform = std::move(t);
     } else if (f.rule == "field-renamed") {
-      std::smatch m;
-      if (!std::regex_search(f.explanation, m, kNewName)) continue;
+      if (f.new_name.empty()) continue;
       std::string parent = parent_path(f.path);
-      std::string new_path = parent.empty() ? m[1].str()
-                             : parent.back() == ']' ? parent + "." + m[1].str()
-                                                    : parent + "." + m[1].str();
+      std::string new_path = parent.empty() ? f.new_name
+                             : parent.back() == ']' ? parent + "." + f.new_name
+                                                    : parent + "." + f.new_name;
       Transform t = base(*od, f, "field renamed in the new build");
       t.when.has.push_back(new_path);
-      t.ops.push_back(ops::rename(f.path, m[1].str()));
+      t.ops.push_back(ops::rename(f.path, f.new_name));
       f.repair_transform = std::move(t);
     } else if (f.rule == "field-size-changed") {
       auto at = locate(*nd, f.path);

@@ -54,6 +54,25 @@ TEST(CheckRules, RenameAtSameSizeAndPositionIsNotBreaking) {
   EXPECT_EQ(r.findings[0].severity, Severity::info);
 }
 
+TEST(CheckRules, RenameCarriesTheNewNameAsDataForItsRepair) {
+  // The repair is built from Finding::new_name, not from the explanation's text.
+  CheckReport r = check_compat(
+      dump(base(kA + "," + st("s", 3, desc("inner", 1, 1, kB + "," + kC)))),
+      dump(base(kA + "," + st("s", 3, desc("inner", 1, 1, fld("bb", 2) + "," + kC)))));
+  ASSERT_THAT(summary(r), ElementsAre("field-renamed s.b ok/ok"));
+  const Finding& f = r.findings[0];
+  EXPECT_EQ(f.new_name, "bb");
+  ASSERT_TRUE(f.repair_transform.has_value());
+  ASSERT_EQ(f.repair_transform->ops.size(), 1u);
+  EXPECT_EQ(f.repair_transform->ops[0].kind, OpKind::rename_field);
+  EXPECT_EQ(f.repair_transform->ops[0].path, "s.b");
+  EXPECT_EQ(f.repair_transform->ops[0].name, "bb");
+  EXPECT_THAT(f.repair_transform->when.has, ElementsAre("s.bb"));
+  TransformSet set = repair_transforms(r);
+  ASSERT_EQ(set.all().size(), 1u);
+  EXPECT_EQ(set.all()[0].ops[0].name, "bb");
+}
+
 TEST(CheckRules, RenameWithDifferentSizeIsRemoveAndAdd) {
   EXPECT_THAT(check(base(kA + "," + kB + "," + kC), base(kA + "," + fld("bb", 4) + "," + kC)),
               ElementsAre("field-removed b breaks/breaks", "field-added bb breaks/breaks"));

@@ -179,5 +179,15 @@ TEST(RulesFile, CliAppliesRulesAndCheckWritesThem) {
   EXPECT_TRUE(hpet_rename) << testing::read_file(written);
 }
 
+TEST(RulesFile, SyntaxErrorNamesLineAndColumn) {
+  auto r = parse_rules_json("{\"statewire_rules\": 1,\n \"transforms\": [,]}", "test");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_value);
+  EXPECT_NE(r.error().message.find("line 2, column"), std::string::npos) << r.error().to_string();
+  auto deep = parse_rules_json(std::string(100000, '['), "test");
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().code, Errc::limit_exceeded);
+}
+
 }  // namespace
 }  // namespace statewire

@@ -190,11 +190,11 @@ Json subsections_json(const Struct& s, const Json* old) {
 Result<void> rewrite_description_trailer(StateStream& stream, const std::vector<std::string>& changed) {
   Value* t = stream.envelope.find(keys::kTrailer);
   if (!t || !t->get_if<std::string>()) return {};
-  // The parser recurses: the nesting is bounded first (limits.hpp).
-  SW_CHECK(statewire::detail::check_json_nesting(*t->get_if<std::string>(), Limits{}.max_json_depth,
-                                                 "description trailer"));
-  Json root = Json::parse(*t->get_if<std::string>(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded() || !root.is_object() || !root.contains("devices") ||
+  auto parsed = statewire::detail::parse_json_document<Json>(*t->get_if<std::string>(), Limits{},
+                                                            "description trailer");
+  if (!parsed) return fail(std::move(parsed.error()));
+  Json root = std::move(*parsed);
+  if (!root.is_object() || !root.contains("devices") ||
       !root["devices"].is_array())
     return fail(Errc::invalid_value, "description trailer: not the expected JSON object");
   const std::set<std::string> changed_set(changed.begin(), changed.end());

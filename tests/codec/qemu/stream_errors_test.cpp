@@ -387,5 +387,16 @@ TEST(QemuStream, NovmdescStreamDecodesWithTheI440fxDumpToo) {
   EXPECT_TRUE(*out == in);
 }
 
+TEST(QemuStream, RewritingADamagedTrailerSaysWhereItsJsonBreaks) {
+  // The trailer is read through the one JSON document reader: line and column.
+  StateStream st;
+  st.envelope.members.push_back(
+      {std::string(keys::kTrailer), Value(std::string("{\"page_size\": 4096,\n \"devices\": [}"))});
+  auto r = rewrite_description_trailer(st, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_value);
+  EXPECT_NE(r.error().message.find("line 2, column"), std::string::npos) << r.error().to_string();
+}
+
 }  // namespace
 }  // namespace statewire::qemu
