@@ -26,11 +26,12 @@ class ErrorBox {
   ErrorBox(Error e) : p_(std::make_unique<Error>(std::move(e))) {}  // NOLINT: implicit by design
   ErrorBox(const ErrorBox& o) : p_(o.p_ ? std::make_unique<Error>(*o.p_) : nullptr) {}
   ErrorBox(ErrorBox&&) noexcept = default;
-  ErrorBox& operator=(const ErrorBox& o) {
-    if (this != &o) p_ = o.p_ ? std::make_unique<Error>(*o.p_) : nullptr;
-    return *this;
-  }
-  ErrorBox& operator=(ErrorBox&&) noexcept = default;
+  // Out of line (error.cpp): inlined into every Result's destructor, GCC 12
+  // cannot tell the pointer came from new and warns (-Wfree-nonheap-object).
+  // They run only for a Result that failed.
+  ErrorBox& operator=(const ErrorBox& o);
+  ErrorBox& operator=(ErrorBox&& o) noexcept;
+  ~ErrorBox();
 
   Error& get() noexcept { return *p_; }
   const Error& get() const noexcept { return *p_; }
