@@ -11,12 +11,13 @@ turns on multifd with that many channels (0, the default, is the classic
 single stream). The clock runs from `migrate` until both sides report
 completed; throughput is RAM bytes QEMU transferred (query-migrate's
 ram.transferred) per second. A warm-up run comes first and is printed apart.
-The last line is machine-readable: `best GB/s: X`.
+The last two lines are machine-readable: `best GB/s: X` and `median GB/s: X`.
 Exit status: 0 done, 1 QEMU failed, 2 bad usage.
 """
 import argparse
 import os
 import random
+import statistics
 import socket
 import sys
 import tempfile
@@ -90,15 +91,18 @@ def main():
             for _ in range(opt.size):
                 f.write(rng.randbytes(1 << 20))
         best = 0.0
+        rates = []
         for i in range(opt.runs + 1):
             secs, sent = one_run(opt, ram_file)
             rate = sent / secs / 1e9
             label = "warm-up" if i == 0 else f"run {i}"
             if i:
                 best = max(best, rate)
+                rates.append(rate)
             print(f"qemu {label}: {opt.size} MiB, {'multifd ' + str(opt.channels) if opt.channels else 'single stream'}:"
                   f" {secs:.3f} s, {rate:.2f} GB/s ({sent} bytes)", flush=True)
         print(f"best GB/s: {best:.3f}")
+        print(f"median GB/s: {statistics.median(rates):.3f}")
         return 0
     finally:
         os.unlink(ram_file)

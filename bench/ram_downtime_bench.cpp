@@ -4,10 +4,15 @@
 //
 // Rounds run until the policy says stop; then the guest stops, and the
 // downtime is measured from that moment until the destination has received
-// the final round and committed (memory only: a session adds its device
-// state and handshake on top). Counters: downtime_ms (measured),
-// expected_ms (the policy's estimate when it stopped), rounds (before the
-// final one), final_MiB (what the final round carried).
+// the final round, verified the end-to-end digest and committed (memory
+// only: a session adds its device state and handshake on top). As in a
+// session, both ends compute the page CRCs the wire did not carry between
+// rounds (prepare_digest), so the stop pays only for the final round's.
+// Counters: downtime_ms (measured), expected_ms (the policy's estimate when
+// it stopped), rounds (before the final one), final_MiB (what the final
+// round carried), verify_ms (the source's digest and the destination's
+// verify, inside the downtime). Arg crc: page CRCs on the wire (1) or not
+// (0, a session's default on sockets).
 // Run: build/bench/ram_downtime_bench
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
@@ -48,6 +53,7 @@ std::uint8_t* map_random(std::size_t n, std::uint64_t seed) {
 void BM_LiveDowntime(benchmark::State& state) {
   const int channels = static_cast<int>(state.range(0));
   const auto kind = static_cast<TrackerKind>(state.range(1));
+  const bool page_crc = state.range(2) != 0;
   const std::size_t n = env_or("SW_BENCH_MIB", 1024) << 20;
   const double dirty_rate = static_cast<double>(env_or("SW_DIRTY_MBPS", 50)) * 1e6;
   const auto target = std::chrono::milliseconds(env_or("SW_DOWNTIME_MS", 100));
@@ -58,7 +64,8 @@ void BM_LiveDowntime(benchmark::State& state) {
   RegionSet src_regions, dst_regions;
   if (!src_regions.add({"ram", src, n, kPage}) || !dst_regions.add({"ram", dst, n, kPage, true})) std::abort();
 
-  double downtime = 0, expected = 0, rounds = 0, final_mib = 0, collect_s = 0, send_s = 0, recv_s = 0;
+  double downtime = 0, expected = 0, rounds = 0, final_mib = 0, collect_s = 0, send_s = 0, recv_s = 0,
+         verify_s = 0;
   for (auto _ : state) {
     auto tracker_r = make_tracker(kind);
     if (!tracker_r) {
@@ -78,11 +85,19 @@ void BM_LiveDowntime(benchmark::State& state) {
     std::vector<Channel*> outp, inp;
     for (auto& c : out) outp.push_back(&c);
     for (auto& c : in) inp.push_back(&c);
-    RamSender tx(src_regions, tracker, outp);
+    RamSender tx(src_regions, tracker, outp, {.page_checksums = page_crc});
     RamReceiver rx(dst_regions, inp);
     if (!rx.prepare()) std::abort();
-    Result<std::vector<RamReceivedRound>> got;
-    std::thread receiver([&] { got = rx.receive_all(); });
+    bool got = false;
+    std::thread receiver([&] {
+      for (;;) {
+        auto r = rx.receive_round();
+        if (!r) return;
+        if (r->final) break;
+        if (!rx.prepare_digest()) return;
+      }
+      got = true;
+    });
 
     // The guest: dirties `dirty_rate` bytes a second, one page at a time,
     // in 1 ms steps.
@@ -115,6 +130,7 @@ void BM_LiveDowntime(benchmark::State& state) {
         break;
       }
       policy.record_round(r->page_bytes + r->pages_zero * kPage, r->seconds);
+      if (!tx.prepare_digest()) std::abort();
       auto remaining = tx.dirty_bytes();
       if (!remaining) std::abort();
       decision = policy.decide(*remaining);
@@ -127,9 +143,14 @@ void BM_LiveDowntime(benchmark::State& state) {
     const auto t_collected = Clock::now();
     auto fin = tx.send_final();
     const auto t_sent = Clock::now();
+    auto digest = tx.memory_digest();
+    const auto t_digest = Clock::now();
     receiver.join();
     const auto t_received = Clock::now();
-    if (!fin || !got || !rx.commit()) {
+    const bool verified = got && digest && rx.verify(*digest);
+    verify_s += std::chrono::duration<double>(t_digest - t_sent).count() +
+                std::chrono::duration<double>(Clock::now() - t_received).count();
+    if (!fin || !verified || !rx.commit()) {
       state.SkipWithError("the final round failed");
       break;
     }
@@ -154,15 +175,17 @@ void BM_LiveDowntime(benchmark::State& state) {
   state.counters["collect_ms"] = 1e3 * collect_s / it;
   state.counters["send_ms"] = 1e3 * send_s / it;
   state.counters["recv_tail_ms"] = 1e3 * recv_s / it;
+  state.counters["verify_ms"] = 1e3 * verify_s / it;
   ::munmap(src, n);
   ::munmap(dst, n);
 }
 
 BENCHMARK(BM_LiveDowntime)
-    ->ArgNames({"channels", "tracker"})
-    ->Args({1, static_cast<int>(TrackerKind::uffd_wp)})
-    ->Args({2, static_cast<int>(TrackerKind::uffd_wp)})
-    ->Args({1, static_cast<int>(TrackerKind::program)})
+    ->ArgNames({"channels", "tracker", "crc"})
+    ->Args({1, static_cast<int>(TrackerKind::uffd_wp), 0})
+    ->Args({2, static_cast<int>(TrackerKind::uffd_wp), 0})
+    ->Args({1, static_cast<int>(TrackerKind::program), 0})
+    ->Args({1, static_cast<int>(TrackerKind::uffd_wp), 1})
     ->UseManualTime()
     ->Iterations(2)
     ->Unit(benchmark::kMillisecond);

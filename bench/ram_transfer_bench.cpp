@@ -5,7 +5,8 @@
 // Each iteration moves SW_BENCH_MIB (default 1024) MiB of random bytes, so
 // every page travels in full; bytes_per_second is page bytes per second.
 // The receiver (and its staging) is created outside the timed part, as a
-// destination is before memory flows; commit is timed apart (commit_ms).
+// destination is before memory flows; commit is timed apart (commit_ms), and
+// so is the end-to-end digest (digest_src_ms, verify_dst_ms).
 // Run: build/bench/ram_transfer_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
@@ -124,7 +125,7 @@ void BM_RamTransfer(benchmark::State& state) {
   RegionSet src_regions, dst_regions;
   if (!src_regions.add({"ram", source(), n, 4096}) || !dst_regions.add({"ram", destination(), n, 4096, state.range(2) != 0}))
     std::abort();
-  double commit_seconds = 0;
+  double commit_seconds = 0, digest_seconds[2] = {0, 0};
   std::uint64_t wire = 0;
   for (auto _ : state) {
     Links l = connect_tcp(channels);
@@ -140,14 +141,27 @@ void BM_RamTransfer(benchmark::State& state) {
     Result<std::vector<RamReceivedRound>> got;
     const auto t0 = Clock::now();
     std::thread receiver([&] { got = rx.receive_all(); });
-    auto sent = tx.send_final();
+    // The full pass as a session sends it (a live round; page CRCs only
+    // when asked), then the stop-and-copy round, empty here.
+    auto sent = tx.send_round();
+    auto last = sent ? tx.send_final() : Result<RamRoundStats>(sent);
     receiver.join();
+    if (!last) sent = last;
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
     if (!sent || !got) {
       state.SkipWithError((!sent ? sent.error() : got.error()).to_string().c_str());
       return;
     }
     wire += sent->wire_bytes;
+    // The end-to-end digest, untimed: without page CRCs each side computes
+    // every page's CRC once (in a session, between rounds, both sides at the
+    // same time); with them it reuses the wire's.
+    const auto g0 = Clock::now();
+    auto digest = tx.memory_digest();
+    const auto g1 = Clock::now();
+    if (!digest || !rx.verify(*digest)) std::abort();
+    digest_seconds[0] += std::chrono::duration<double>(g1 - g0).count();
+    digest_seconds[1] += std::chrono::duration<double>(Clock::now() - g1).count();
     const auto c0 = Clock::now();
     if (!rx.commit()) std::abort();
     commit_seconds += std::chrono::duration<double>(Clock::now() - c0).count();
@@ -155,6 +169,8 @@ void BM_RamTransfer(benchmark::State& state) {
   if (std::memcmp(source(), destination(), n) != 0) state.SkipWithError("the copy differs");
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n));
   state.counters["commit_ms"] = 1e3 * commit_seconds / static_cast<double>(state.iterations());
+  state.counters["digest_src_ms"] = 1e3 * digest_seconds[0] / static_cast<double>(state.iterations());
+  state.counters["verify_dst_ms"] = 1e3 * digest_seconds[1] / static_cast<double>(state.iterations());
   state.counters["wire_ratio"] = static_cast<double>(wire) / static_cast<double>(state.iterations() * n);
 }
 

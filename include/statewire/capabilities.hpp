@@ -20,6 +20,7 @@ inline constexpr std::string_view kCodecQemu = "codec.qemu";      // always impl
 inline constexpr std::string_view kCodecFramed = "codec.framed";
 inline constexpr std::string_view kCodecJson = "codec.json";
 inline constexpr std::string_view kChecksumCrc32c = "checksum.crc32c";
+inline constexpr std::string_view kPageCrc = "checksum.pages";  // live migration's data channels
 inline constexpr std::string_view kCompressZstd = "compress.zstd";
 inline constexpr std::string_view kCompressLz4 = "compress.lz4";
 inline constexpr std::string_view kReturnPath = "return-path";

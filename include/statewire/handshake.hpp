@@ -27,7 +27,9 @@ namespace statewire {
 class Registry;
 class TransformSet;
 
-inline constexpr std::uint16_t kLiveProtocolVersion = 1;
+// 2: the hello's regions as encode_layout() writes them; the memory digest
+// before "prepared"; page CRCs negotiated (checksum.pages).
+inline constexpr std::uint16_t kLiveProtocolVersion = 2;
 
 // Bounds on what a peer may announce; every count is checked before reserving.
 struct HandshakeLimits {

@@ -4,14 +4,16 @@
 // QEMU. Bytes that need no change (RAM, every untouched section) are
 // forwarded as they arrive: the stream is parsed record by record to know
 // where sections start and end, but pages are never copied into trees.
-// When something is to be rewritten (a plan into the destination's schemas,
-// rules, a renamed section, a machine type), the device sections QEMU sends
-// last are held back from the first one until the description trailer that
-// follows them has arrived, decoded with it, transformed, validated against
-// the destination and forwarded with a rewritten trailer (docs/proxy.md says
-// why and what it costs). The destination's return-path messages travel back
-// to the source on a second thread, so a source with QEMU's `return-path`
-// capability learns whether the destination loaded the state.
+// Renamed sections and the machine type change headers only and are spliced
+// in passing. When section bodies are to be rewritten (a plan into the
+// destination's schemas, rules), the device sections QEMU sends last are held
+// back from the first one until the description trailer that follows them
+// has arrived, decoded with it, transformed, validated against the
+// destination and forwarded with a rewritten trailer (docs/proxy.md says why
+// and what it costs). The destination's return-path messages travel back to
+// the source on a second thread, so a source with QEMU's `return-path`
+// capability learns whether the destination loaded the state. QEMU's
+// multifd channels pass through unchanged; postcopy is refused at its start.
 //
 // A migration the proxy cannot make acceptable is failed before the
 // destination gets any of the device state: both connections are closed and
@@ -60,9 +62,26 @@ struct ProxyOptions {
   // The source's schemas for streams that carry no description trailer
   // (machine types with suppress-vmdesc); the trailer wins when present.
   const SchemaSet* source_dump = nullptr;
-  // Carry the destination's return-path messages back to the source (both
-  // ends sockets); pipes (exec: migrations) have no way back.
+  // Carry the destination's return-path messages back to the source.
   bool return_path = true;
+  // Where they come from and go to when that is not the forward channel
+  // itself: QEMU runs an exec: command with a pipe both ways, so on the
+  // source's side the way back is the proxy's standard output, and on the
+  // destination's side its standard input.
+  Channel* source_back = nullptr;
+  Channel* destination_back = nullptr;
+  // Receive buffer towards the source and send buffer towards the
+  // destination, in bytes (the kernel doubles it); 0 keeps the kernel's
+  // autotuned buffers. Small, so the proxy adds few bytes in flight.
+  int socket_buffer = 256 * 1024;
+  // QEMU's multifd: the source opens further connections to the same
+  // address after the main one, carrying RAM pages only. When set, each is
+  // accepted here while the migration runs and passed through unchanged to a
+  // new destination connection from `connect_destination`, opened after the
+  // main one (QEMU 7.2's destination takes its first connection as the main
+  // channel and every later one as multifd; docs/proxy.md).
+  Listener* more_sources = nullptr;
+  std::function<Result<Channel>()> connect_destination;
   // Bounds every wait for the source or the destination.
   Timeout idle_timeout{std::chrono::seconds(60)};
   // Called about every `progress_interval` while bytes flow, and once at the end.
@@ -86,6 +105,22 @@ struct ProxyResult {
   bool trailer = false;               // the source sent a description trailer
   bool return_path = false;           // the destination answered on the return path
   std::optional<std::uint32_t> destination_shut;  // its SHUT value (0: loaded)
+  // When things happened, in seconds from the proxy's start (negative:
+  // never), to see where a migration's downtime goes: the source's completion
+  // phase begins (first SECTION_END: its guest is stopped, the last RAM
+  // follows), the first device section, EOF, the trailer's last byte, the
+  // stream up to EOF written to the destination, and the destination's answer.
+  struct Timeline {
+    double completion = -1, device_state = -1, eof = -1, trailer = -1, eof_sent = -1,
+           answer = -1;
+    // Input offsets of the completion phase's first record and of EOF: what
+    // the source sent after stopping its guest is the difference.
+    std::uint64_t completion_offset = 0, eof_offset = 0;
+  } timeline;
+  double cpu_seconds = 0;             // the proxy process's user+system time
+  // Multifd channels passed through, and their bytes (also in bytes_in/out).
+  std::uint32_t extra_channels = 0;
+  std::uint64_t extra_bytes = 0;
 };
 
 // Runs one migration from `source` to `destination` to its end. Never throws;

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "statewire/channel.hpp"
@@ -39,11 +40,18 @@ struct RamSendOptions {
   Compression compression = Compression::none;  // only what the peers agreed on
   int compression_level = 1;                    // zstd level; lz4 ignores it
   bool zero_elision = true;      // all-zero pages travel as an entry, no payload
-  // A CRC32C of every page (SessionSettings::checksums, negotiated as
-  // checksum.crc32c). Off, record headers and page tables keep their CRC but
-  // page bytes are not checked: about a quarter of the throughput on a busy
-  // two-core machine (docs/memory-transfer.md).
+  // A CRC32C of every page on the wire (a session negotiates it as
+  // checksum.pages; on by default here, for files and pipes). Off, record
+  // headers and page tables keep their CRC but page bytes are checked only by
+  // the end-to-end digest (memory_digest / RamReceiver::verify): on a stream
+  // socket, which has its own checksums, the per-page pass costs a third of
+  // the throughput on a two-core machine (docs/memory-transfer.md).
   bool page_checksums = true;
+  // The stop-and-copy round carries page CRCs even when page_checksums is
+  // off: the program is stopped, the digest needs these CRCs anyway, and the
+  // channel threads compute them as the pages go, in parallel, instead of a
+  // pass after the round that would lengthen the downtime.
+  bool final_round_checksums = true;
   std::uint64_t bandwidth_limit = 0;  // bytes/s on the wire, all channels; 0 = no cap
   std::uint32_t batch_bytes = 1u << 20;  // page bytes per record (one writev each)
   // Set from any thread to stop: the sender aborts its channels and its calls
@@ -104,6 +112,17 @@ class RamSender {
   [[nodiscard]] Result<RamRoundStats> send_final();
   void stop_tracking() noexcept;
 
+  // The end-to-end digest: per region, the CRC32C of its pages' CRC32Cs in
+  // page order, which RamReceiver::verify() compares with the staged image.
+  // Page CRCs sent on the wire are reused; prepare_digest() computes the
+  // others while the program runs (call it between rounds: a page written
+  // since is forgotten at the next collect) and returns how many it
+  // computed. memory_digest(), after send_final() with the program stopped,
+  // computes what is left (the final round's pages at most) and returns the
+  // digests.
+  [[nodiscard]] Result<std::uint64_t> prepare_digest();
+  [[nodiscard]] Result<std::vector<std::uint32_t>> memory_digest();
+
   // From any thread: stops the transfer now (channels aborted).
   void cancel() noexcept;
 
@@ -158,6 +177,16 @@ class RamReceiver {
   [[nodiscard]] Result<std::vector<RamReceivedRound>> receive_all();
 
   bool complete() const;  // the final round arrived
+  // Computes the CRC32C of staged pages whose CRC is not known yet (pages
+  // that came without a page CRC), so verify() at the stop costs only the
+  // final round's pages. Call between rounds, never during receive_round().
+  [[nodiscard]] Result<std::uint64_t> prepare_digest();
+  // Checks everything staged without applying anything: the final round
+  // arrived, every page of every region arrived intact (none left torn),
+  // and, when `source_digest` is given (RamSender::memory_digest(), one per
+  // region), that the staged image's digest equals it. A failure names the
+  // region (and the page when one is missing) and makes commit() refuse.
+  [[nodiscard]] Result<void> verify(std::span<const std::uint32_t> source_digest = {});
   // Copies every staged page into the regions. Refused unless the final
   // round arrived and every page of every region was received at least once.
   [[nodiscard]] Result<void> commit();

@@ -14,9 +14,15 @@
 //   refuse-value {path, value?, reason} (no value: refuse the field if sent)
 //   split {into, version, fields}
 //   merge {from, before?}
+// Beside "transforms" (or instead of it), "stream" rewrites records rather
+// than bodies, applied before any transform:
+//   {"op": "rename-section", "from": OLD_IDSTR, "to": NEW_IDSTR}  (the same
+//       device at another PCI address: "0000:00:05.0/pci-serial")
+//   {"op": "machine-type", "to": NAME}  (what the configuration record says)
 // A value is one tree-JSON member without its name: {"t": "u16", "v": 12}
 // (tree_json.hpp); `fields` lists members as tree JSON does. Compute steps
-// need code and exist only in C++. Errors name the JSON path.
+// need code and exist only in C++. Errors name the JSON path (syntax errors
+// the line and column).
 #pragma once
 
 #include <string>

@@ -83,9 +83,16 @@ struct SourceOptions {
   std::function<void()> pause;
   std::function<void()> resume;
   RegistrySaveOptions save;
-  // After the destination applied: compare memory checksums (CRC32C per
-  // region) with it. Costs a pass over memory on both ends after the stop.
+  // The end-to-end memory digest (RamSender::memory_digest), sent at the
+  // stop; the destination compares its staged image with it before it says
+  // "prepared", so damage is refused before anything is applied. The pass
+  // over memory runs between rounds while the program runs; the stop pays
+  // for the final round's pages only.
   bool verify_memory = true;
+  // A CRC32C of every page on the data channels (capability checksum.pages).
+  // Unset: off on tcp/unix sockets, whose own checksums and the digest above
+  // cover the bytes at a third of the cost, on for other channel kinds.
+  std::optional<bool> page_checksums;
 };
 
 struct SessionSummary {
@@ -93,7 +100,9 @@ struct SessionSummary {
   std::optional<Error> error;     // why it did not complete
   bool refused_by_peer = false;   // error is the peer's own, delivered on the return path
   SessionSettings settings;
+  std::string machine_type;       // the source's, which the destination runs
   std::uint32_t channels = 0;     // data channels used
+  bool page_checksums = false;    // a CRC32C of every page on the data channels
   std::vector<SectionVerdict> sections;  // how the destination takes each section
   std::uint64_t rounds = 0;       // pre-copy rounds, the final one included
   std::uint64_t memory_bytes = 0; // page bytes moved
@@ -101,7 +110,7 @@ struct SessionSummary {
   std::uint64_t device_bytes = 0; // the device state record
   double seconds = 0;             // the whole session (handshake and verification included)
   double memory_seconds = 0;      // source: sending pages, every round
-  double verify_ms = 0;           // source: the memory checksums after "applied"
+  double verify_ms = 0;           // source: the memory digest at the stop (part of the downtime)
   double downtime_ms = 0;         // source: pause() until the destination's "applied"
   double expected_downtime_ms = 0;  // the policy's estimate when it stopped iterating
   std::string answer;             // the destination's acknowledgement, as text
@@ -120,6 +129,11 @@ SessionSummary migrate_source(const Registry& devices, const SessionMemory& memo
 struct DestinationOptions {
   std::string producer;                     // in the Welcome; "" = "statewire"
   std::vector<std::string> machine_types;   // accepted; empty: any
+  // Chooses the devices by the source's machine type, once its hello arrived
+  // and before it is judged: returns the registry to load into (alive until
+  // the session ends), or an error the source receives as the refusal.
+  // Unset: the `devices` passed to migrate_destination.
+  std::function<Result<Registry*>(const std::string& machine_type)> select_machine;
   CapabilitySet capabilities = supported_capabilities();
   std::uint32_t max_channels = 16;
   Timeout accept_timeout{30000};  // for the control channel's peer

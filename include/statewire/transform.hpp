@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "statewire/result.hpp"
@@ -88,16 +89,32 @@ struct Transform {
   std::string label() const;  // "uart 2->3 (note)"
 };
 
+// Rewrites of a stream's records rather than of a section's body (a rules
+// file's "stream" list; `convert --rules` and `proxy` apply them): section
+// ids renamed (the same device at another PCI address) and the machine type
+// the configuration record announces.
+struct StreamRewrites {
+  std::vector<std::pair<std::string, std::string>> renames;  // old idstr, new idstr
+  std::optional<std::string> machine_type;
+  bool empty() const noexcept { return renames.empty() && !machine_type; }
+};
+
 // The transforms one program (or one rules file) knows, in registration order.
 class TransformSet {
  public:
   void add(Transform t) { all_.push_back(std::move(t)); }
+  // Appends the other set's transforms and stream rewrites (its machine type,
+  // when it names one, replaces this set's).
   void add_all(const TransformSet& other);
   const std::vector<Transform>& all() const noexcept { return all_; }
+  // Only about section bodies: stream rewrites are not transforms.
   bool empty() const noexcept { return all_.empty(); }
+  StreamRewrites& stream() noexcept { return stream_; }
+  const StreamRewrites& stream() const noexcept { return stream_; }
 
  private:
   std::vector<Transform> all_;
+  StreamRewrites stream_;
 };
 
 // Applies `t` to stream.sections[index] and sets its version to `t.to`; split

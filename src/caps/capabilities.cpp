@@ -24,6 +24,7 @@ const std::vector<CapabilityInfo>& known_capabilities() {
       {caps::kCodecFramed, "statewire's framed format: lengths, tagged fields, per-record CRC32C", true},
       {caps::kCodecJson, "lossless JSON of the state tree", true},
       {caps::kChecksumCrc32c, "CRC32C over every framed record", true},
+      {caps::kPageCrc, "CRC32C of every memory page on a live migration's data channels", true},
       {caps::kCompressZstd, "zstd-compressed framed records", true},
       {caps::kCompressLz4, "lz4-compressed framed records", true},
       {caps::kReturnPath, "the destination acknowledges or explains failure on a return channel", true},

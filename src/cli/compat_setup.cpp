@@ -40,8 +40,23 @@ Result<void> make_compat_setup(const CompatArgs& args, CompatSetup& out) {
     out.options.validate.dump_schema = true;
   }
   out.transforms = qemu_builtin_transforms();
+  std::string machine_type_from;
   for (const auto& path : args.rules) {
     SW_TRY(set, load_rules_file(path));
+    // Two files may not disagree on the stream's rewrites.
+    const StreamRewrites& have = out.transforms.stream();
+    const StreamRewrites& next = set.stream();
+    if (next.machine_type && have.machine_type && *next.machine_type != *have.machine_type)
+      return fail(Errc::invalid_value,
+                  fmt::format("{}: machine type {}, but {} sets {}", path, *next.machine_type,
+                              machine_type_from, *have.machine_type));
+    if (next.machine_type) machine_type_from = path;
+    for (const auto& [from, to] : next.renames)
+      for (const auto& [f, t] : have.renames)
+        if (f == from && t != to)
+          return fail(Errc::invalid_value,
+                      fmt::format("{}: renames section {} to {}, but another rules file to {}",
+                                  path, from, to, t));
     out.transforms.add_all(set);
   }
   out.options.transforms = &out.transforms;

@@ -21,6 +21,7 @@
 #include "statewire/codec.hpp"
 #include "statewire/framed.hpp"
 #include "statewire/qemu_stream.hpp"
+#include "statewire/qemu_transforms.hpp"
 #include "statewire/schema_catalog.hpp"
 #include "statewire/tree_json.hpp"
 #include "statewire/validate.hpp"
@@ -98,6 +99,13 @@ bool transformed(const ConvertArgs& args, StateStream& tree) {
   CompatSetup setup;
   if (auto r = make_compat_setup(args.compat, setup); !r) {
     report(r.error());
+    return false;
+  }
+  // Stream rewrites first (section ids, machine type): the plan and the
+  // rules then see the names the destination knows.
+  auto renamed = apply_stream_rewrites(setup.transforms.stream(), tree);
+  if (!renamed) {
+    report(renamed.error());
     return false;
   }
   std::vector<std::string> changed;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/guest_workload.hpp"
+#include "cli/migrate.hpp"
 #include "evolving_model/model.hpp"
 #include "statewire/session.hpp"
 #include "vm_model/vm_model.hpp"
@@ -21,21 +23,6 @@ namespace statewire::cli {
 
 namespace {
 
-struct MigrateArgs {
-  std::string listen, to;
-  unsigned version = 0;  // 0: examples/vm_model; 1..4: the evolving model's release
-  std::string machine;
-  std::uint64_t memory_mib = 256;
-  double dirty_rate = 0;  // MB/s
-  unsigned downtime_ms = 300;
-  unsigned max_rounds = 30;
-  unsigned channels = 1;
-  std::string compress = "none";
-  double bandwidth = 0;  // MB/s
-  std::string format = "text";
-  unsigned timeout_ms = 30000;
-  bool quiet = false;
-};
 
 std::atomic<bool> g_cancel{false};
 extern "C" void on_sigint(int) { g_cancel.store(true); }
@@ -81,6 +68,18 @@ Result<std::unique_ptr<Guest>> make_guest(const MigrateArgs& a, bool source) {
   return g;
 }
 
+// A destination without --machine runs the machine type the source's hello
+// names, when this release has it: the guest is made again for it.
+Result<void> use_machine(Guest& g, const MigrateArgs& a, const std::string& machine) {
+  const evolving_model::Build& b = evolving_model::build(a.version);
+  SW_TRY(inst, b.instantiate(machine, std::nullopt));
+  g.instance = std::move(inst);
+  g.registry = &g.instance->registry();
+  g.tests = b.tests(machine);
+  g.machine = machine;
+  return {};
+}
+
 CapabilitySet capabilities_for(const std::string& compress) {
   std::vector<std::string> names;
   const CapabilitySet all = supported_capabilities();
@@ -119,6 +118,7 @@ nlohmann::ordered_json summary_json(const SessionSummary& s, const char* role) {
   nlohmann::ordered_json j;
   j["role"] = role;
   j["state"] = std::string(session_state_name(s.state));
+  j["machine_type"] = s.machine_type;
   j["bytes"] = s.wire_bytes;
   j["memory_bytes"] = s.memory_bytes;
   j["device_bytes"] = s.device_bytes;
@@ -131,6 +131,7 @@ nlohmann::ordered_json summary_json(const SessionSummary& s, const char* role) {
   j["expected_downtime_ms"] = s.expected_downtime_ms;
   j["channels"] = s.channels;
   j["compression"] = compression_name(s.settings.compression);
+  j["page_crc"] = s.page_checksums;
   j["verified"] = s.state == SessionState::complete && s.verified();
   j["answer"] = s.answer;
   if (s.error) {
@@ -159,6 +160,8 @@ void print_text(const SessionSummary& s, bool source) {
   fmt::print("{}: {}\n", source ? "destination" : "applied", s.answer);
   fmt::print("verified: {}\n", s.verified() ? "memory and device state equal the source's" : "NO");
 }
+
+}  // namespace
 
 int run_migrate(const MigrateArgs& a) {
   const bool source = !a.to.empty();
@@ -210,6 +213,7 @@ int run_migrate(const MigrateArgs& a) {
     o.machine_type = g.machine;
     o.capabilities = capabilities_for(a.compress);
     o.channels = a.channels;
+    if (a.page_crc) o.page_checksums = true;
     o.timeout = Timeout(a.timeout_ms);
     o.connect_timeout = Timeout(std::min(a.timeout_ms, 5000u));
     o.on_state = observe;
@@ -221,15 +225,27 @@ int run_migrate(const MigrateArgs& a) {
   } else {
     auto listener = Listener::open(*where);
     if (!listener) return report(listener.error()), kExitFailure;
+    // --machine is a requirement; without it the source's hello names the
+    // machine type, and any this build runs is taken.
+    const std::vector<std::string> accepted =
+        a.machine.empty() ? g.machines : std::vector<std::string>{a.machine};
     if (show)
-      fmt::print(stderr, "statewire migrate: waiting on {} ({}, machine types: {})\n",
+      fmt::print(stderr, "statewire migrate: waiting on {} ({}, machine types: {}{})\n",
                  listener->local().to_string(),
                  a.version ? fmt::format("evolving model release {}", a.version) : "vm model",
-                 fmt::join(g.machines, ", "));
+                 fmt::join(accepted, ", "), a.machine.empty() ? ", as the source's hello says" : "");
     SessionMemory mem;
     mem.regions = bytes ? &regions : nullptr;
     DestinationOptions o;
-    o.machine_types = g.machines;
+    o.machine_types = accepted;
+    if (a.machine.empty() && a.version != 0)
+      o.select_machine = [&g, &a](const std::string& machine) -> Result<Registry*> {
+        // One this build does not run is left to the handshake's refusal.
+        if (machine != g.machine &&
+            std::find(g.machines.begin(), g.machines.end(), machine) != g.machines.end())
+          SW_CHECK(use_machine(g, a, machine));
+        return g.registry;
+      };
     o.capabilities = supported_capabilities();  // the source chooses compression
     o.accept_timeout = Timeout(a.timeout_ms);
     o.timeout = Timeout(a.timeout_ms);
@@ -250,8 +266,6 @@ int run_migrate(const MigrateArgs& a) {
   return s.state == SessionState::complete && s.verified() ? kExitOk : kExitFailure;
 }
 
-}  // namespace
-
 void register_migrate(CLI::App& app) {
   auto a = std::make_shared<MigrateArgs>();
   CLI::App* cmd = app.add_subcommand(
@@ -261,8 +275,14 @@ void register_migrate(CLI::App& app) {
   auto* listen = cmd->add_option("--listen", a->listen,
                                  "Destination: wait for a source at ADDR (tcp:HOST:PORT, unix:PATH)");
   auto* to = cmd->add_option("--to", a->to, "Source: migrate to the destination at ADDR");
+  auto* demo = cmd->add_flag("--demo", a->demo,
+                             "Both sides from one command: start the destination as a child "
+                             "process on a unix socket and migrate into it (a guest dirtying 50 MB/s "
+                             "unless --dirty-rate)");
   listen->excludes(to);
   to->excludes(listen);
+  demo->excludes(listen);
+  demo->excludes(to);
   cmd->add_option("--version", a->version,
                   "Run release N (1..4) of the evolving model instead of the example VM; the "
                   "two sides may run different releases (transforms, or a refusal)");
@@ -292,9 +312,16 @@ void register_migrate(CLI::App& app) {
   cmd->add_option("--timeout-ms", a->timeout_ms, "Bound on every wait for the peer")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "No state changes or progress on stderr");
+  cmd->add_flag("--page-crc", a->page_crc,
+                "Source: a CRC32C of every page on the data channels (off by default on sockets: "
+                "the end-to-end memory digest checks every page before anything is applied)");
   cmd->callback([a, cmd] {
+    if (a->demo) {
+      set_exit_code(run_migrate_demo(*a));
+      return;
+    }
     if (a->listen.empty() && a->to.empty()) {
-      fmt::print(stderr, "statewire migrate: give --listen ADDR (destination) or --to ADDR (source)\n{}",
+      fmt::print(stderr, "statewire migrate: give --listen ADDR (destination), --to ADDR (source) or --demo\n{}",
                  cmd->help());
       set_exit_code(kExitUsage);
       return;

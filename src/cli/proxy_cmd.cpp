@@ -7,8 +7,10 @@
 // failed (the reason is printed), 2 for wrong arguments or unreachable peers.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/compat_setup.hpp"
@@ -25,7 +27,8 @@ struct ProxyArgs {
   std::vector<std::string> renames;
   CompatArgs compat;
   double timeout = 60, accept_timeout = 300;
-  bool quiet = false;
+  int socket_buffer = 256 * 1024;
+  bool quiet = false, multifd = false;
 };
 
 void unreachable(const Error& e) {
@@ -53,17 +56,56 @@ void run_proxy_cmd(const ProxyArgs& a) {
   }
   opt.destination = &setup.catalog;
   opt.plan = &setup.options;
-  opt.apply_rules_without_plan = a.compat.to_schema.empty() && !a.compat.rules.empty();
+  // Without a destination, the rules files' own transforms (not QEMU's
+  // built-in repairs) are applied by section name and version; a rules file
+  // with stream rewrites only changes no body, and nothing is held for it.
+  const bool rule_transforms =
+      std::any_of(setup.transforms.all().begin(), setup.transforms.all().end(),
+                  [](const Transform& t) { return t.origin != "built-in"; });
+  opt.apply_rules_without_plan = a.compat.to_schema.empty() && rule_transforms;
+  // --rename and --machine-type are shorthands for the rules files' stream
+  // operations; both together must agree.
+  const StreamRewrites& rw = setup.transforms.stream();
+  opt.renames = rw.renames;
+  opt.machine_type = rw.machine_type;
   for (const auto& r : a.renames) {
     const auto eq = r.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == r.size())
-      return unreachable(make_error(Errc::invalid_value,
-                                    fmt::format("--rename {}: expected OLD=NEW section ids", r)));
-    opt.renames.emplace_back(r.substr(0, eq), r.substr(eq + 1));
+    if (eq == std::string::npos || eq == 0 || eq + 1 == r.size() || r.size() - eq - 1 > 255)
+      return unreachable(make_error(
+          Errc::invalid_value, fmt::format("--rename {}: expected OLD=NEW section ids (NEW at most "
+                                           "255 bytes)", r)));
+    std::string from = r.substr(0, eq), to = r.substr(eq + 1);
+    for (const auto& [f, t] : opt.renames)
+      if (f == from && t != to)
+        return unreachable(make_error(
+            Errc::invalid_value, fmt::format("--rename {}: a rules file renames {} to {}", r, f, t)));
+    if (std::find(opt.renames.begin(), opt.renames.end(), std::pair{from, to}) == opt.renames.end())
+      opt.renames.emplace_back(std::move(from), std::move(to));
   }
-  if (!a.machine_type.empty()) opt.machine_type = a.machine_type;
+  if (!a.machine_type.empty()) {
+    if (opt.machine_type && *opt.machine_type != a.machine_type)
+      return unreachable(make_error(
+          Errc::invalid_value, fmt::format("--machine-type {}: a rules file sets {}", a.machine_type,
+                                           *opt.machine_type)));
+    opt.machine_type = a.machine_type;
+  }
   opt.idle_timeout = seconds(a.timeout);
-  opt.return_path = listen->is_socket() && to->is_socket();
+  opt.socket_buffer = a.socket_buffer;
+  // The return path: on sockets the same connections; with one side on the
+  // standard streams (an exec: command, which QEMU opens both ways) the other
+  // standard stream. With both on them (a file through the proxy) there is none.
+  const bool listen_stdio = listen->kind == Endpoint::Kind::stdio;
+  const bool to_stdio = to->kind == Endpoint::Kind::stdio;
+  opt.return_path = (listen->is_socket() || listen_stdio) && (to->is_socket() || to_stdio) &&
+                    !(listen_stdio && to_stdio);
+  Channel back;
+  if (opt.return_path && listen_stdio) {
+    back = Channel::adopt(1, "standard output (the source's return path)", false);
+    opt.source_back = &back;
+  } else if (opt.return_path && to_stdio) {
+    back = Channel::adopt(0, "standard input (the destination's return path)", false);
+    opt.destination_back = &back;
+  }
   const bool to_stdout = to->kind == Endpoint::Kind::stdio;
   if (!a.quiet) {
     opt.progress = [to_stdout](const ProxyProgress& p) {
@@ -78,7 +120,11 @@ void run_proxy_cmd(const ProxyArgs& a) {
 
   // The source first (it may come much later than the proxy starts), then
   // the destination, which must already be listening (-incoming).
+  if (a.multifd && !(listen->is_socket() && to->is_socket()))
+    return unreachable(make_error(Errc::invalid_value,
+                                  "--multifd needs tcp: or unix: addresses on both sides"));
   Channel source;
+  std::optional<Listener> listener;  // kept open for multifd channels
   if (listen->is_socket()) {
     auto l = Listener::open(*listen);
     if (!l) return unreachable(l.error());
@@ -87,6 +133,7 @@ void run_proxy_cmd(const ProxyArgs& a) {
     auto c = l->accept(seconds(a.accept_timeout));
     if (!c) return unreachable(c.error());
     source = std::move(*c);
+    listener = std::move(*l);
   } else {
     auto c = open_channel(*listen, Direction::receive, seconds(a.timeout));
     if (!c) return unreachable(c.error());
@@ -98,10 +145,23 @@ void run_proxy_cmd(const ProxyArgs& a) {
     source.close();
     return unreachable(dest.error());
   }
+  if (a.multifd) {
+    // The main channel's destination connection is open: later ones are
+    // the destination's multifd channels.
+    opt.more_sources = &*listener;
+    const Endpoint dest_addr = *to;
+    const Timeout t = seconds(a.timeout);
+    opt.connect_destination = [dest_addr, t] { return open_channel(dest_addr, Direction::send, t); };
+  } else {
+    listener.reset();  // a second connection is refused, not taken for a channel
+  }
   ProxyResult res = run_proxy(source, *dest, opt);
   const std::string summary = a.format == "json" ? render_proxy_json(res) : render_proxy_text(res);
-  // The summary goes to stdout unless stdout carries the stream.
-  std::fputs(summary.c_str(), to_stdout ? stderr : stdout);
+  // The summary goes to stdout unless a QEMU is on the standard streams:
+  // stdout then carries the stream, or (exec: on the source, whose command
+  // pipe QEMU opens both ways) leads back to the source QEMU.
+  const bool stdio = to_stdout || listen->kind == Endpoint::Kind::stdio;
+  std::fputs(summary.c_str(), stdio ? stderr : stdout);
   set_exit_code(res.ok ? kExitOk : kExitFailure);
 }
 
@@ -135,6 +195,13 @@ void register_proxy(CLI::App& app) {
   cmd->add_option("--timeout", a->timeout, "Seconds either side may stay silent (default 60)");
   cmd->add_option("--accept-timeout", a->accept_timeout,
                   "Seconds to wait for the source to connect (default 300)");
+  cmd->add_option("--socket-buffer", a->socket_buffer,
+                  "Bytes of socket buffer towards each QEMU (default 262144; 0: the kernel's "
+                  "autotuned buffers, which add to the source's downtime)")
+      ->check(CLI::Range(0, 1 << 30));
+  cmd->add_flag("--multifd", a->multifd,
+               "The source uses QEMU's multifd capability: pass its further connections "
+               "through to the destination (RAM pages only, never rewritten)");
   cmd->add_flag("--quiet", a->quiet, "No progress line");
   cmd->callback([a] { run_proxy_cmd(*a); });
 }

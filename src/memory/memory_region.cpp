@@ -117,6 +117,13 @@ Result<std::vector<RegionLayout>> decode_layout(ByteSpan bytes) {
     r.name.assign(reinterpret_cast<const char*>(name.data()), name.size());
     SW_TRY(size, cur.read_be64());
     SW_TRY(page, cur.read_be32());
+    if (r.name.empty() || page < 512 || page > (1u << 30) || (page & (page - 1)) != 0 || size == 0 ||
+        size % page != 0)
+      return fail(cur.error_here(Errc::invalid_value,
+                                 fmt::format("memory layout: region '{}' of {} bytes in pages of {} (a "
+                                             "name, and a power of two from 512 B to 1 GiB that "
+                                             "divides a size above 0)",
+                                             r.name, size, page)));
     r.size = size;
     r.page_size = page;
     out.push_back(std::move(r));

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <lz4.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -9,7 +10,9 @@
 #include <optional>
 #include <thread>
 
+#include "memory/page_digest.hpp"
 #include "memory/page_wire.hpp"
+#include "memory/ram_receiver_impl.hpp"
 #include "statewire/ram_transfer.hpp"
 
 namespace statewire {
@@ -19,89 +22,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Staged copy of one region: anonymous memory the kernel fills on first
-// touch, so pages never received cost nothing.
-struct Stage {
-  std::uint8_t* mem = nullptr;
-  std::uint64_t size = 0;
-  PageBitmap data;  // the staged bytes are the page
-  PageBitmap zero;  // the page is all zero
-  PageBitmap torn;  // arrived with a CRC that did not match; must come again
-};
+bool is_tcp(int fd) {
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  return fd >= 0 && ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+         (domain == AF_INET || domain == AF_INET6);
+}
 
-// What one channel received in one round, merged after the round.
-struct ChannelRound {
-  std::vector<PageBitmap> data, zero, torn;
-  std::uint64_t pages = 0, zero_pages = 0, torn_pages = 0, wire = 0, entries = 0;
-  bool final = false;
-};
-
-struct ZstdDctxFree {
-  void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
-};
-
-}  // namespace
-
-struct RamReceiver::Impl {
-  RegionSet& regions;
-  std::vector<Channel*> channels;
-  RamReceiveOptions opt;
-  std::vector<Stage> stages;
-  std::uint64_t next_round = 0;
-  bool final_seen = false;
-  std::optional<Error> broken;
-  bool committed = false;
-  std::atomic<bool> cancelled{false};
-
-  Impl(RegionSet& r, std::vector<Channel*> c, RamReceiveOptions o)
-      : regions(r), channels(std::move(c)), opt(o) {}
-
-  bool is_cancelled() const {
-    return cancelled.load(std::memory_order_relaxed) ||
-           (opt.cancel && opt.cancel->load(std::memory_order_relaxed));
-  }
-
-  Result<void> ensure_stages() {
-    if (!stages.empty() || regions.empty()) return {};
-    for (const auto& r : regions.regions()) {
-      Stage s;
-      void* p = ::mmap(nullptr, r.size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-      if (p == MAP_FAILED) {
-        release();
-        return fail(Errc::limit_exceeded,
-                    fmt::format("memory region '{}': cannot reserve {} bytes of staging: {}",
-                                r.name, r.size, std::strerror(errno)));
-      }
-      s.mem = static_cast<std::uint8_t*>(p);
-      s.size = r.size;
-      // Huge pages: one fault per 2 MiB instead of 512, and fewer TLB misses.
-      (void)::madvise(p, r.size, MADV_HUGEPAGE);
-      // Fault everything in now, before pages flow: the first pass writes
-      // every page anyway. Where MADV_POPULATE_WRITE (Linux 5.14) is missing,
-      // the pages fault in as they arrive.
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-      (void)::madvise(p, r.size, MADV_POPULATE_WRITE);
-      s.data = PageBitmap(r.page_count());
-      s.zero = PageBitmap(r.page_count());
-      s.torn = PageBitmap(r.page_count());
-      stages.push_back(std::move(s));
-    }
-    return {};
-  }
-
-  void release() noexcept {
-    for (auto& s : stages)
-      if (s.mem) ::munmap(s.mem, s.size);
-    stages.clear();
-  }
-
-  Result<void> channel_round(std::size_t index, std::uint64_t round, ChannelRound& out);
-};
-
-namespace {
+bool set_rcvlowat(int fd, int bytes) {
+  return fd >= 0 && ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0;
+}
 
 Error at_channel(Error e, std::size_t index, const Channel& ch, std::uint64_t offset) {
   e.message = fmt::format("data channel {} ({}): {}", index, ch.peer(), e.message);
@@ -113,10 +43,12 @@ Error at_channel(Error e, std::size_t index, const Channel& ch, std::uint64_t of
 Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t round,
                                               ChannelRound& out) {
   Channel& ch = *channels[index];
+  const bool tcp = is_tcp(ch.fd());
   for (const auto& r : regions.regions()) {
     out.data.emplace_back(r.page_count());
     out.zero.emplace_back(r.page_count());
     out.torn.emplace_back(r.page_count());
+    out.checked.emplace_back(r.page_count());
   }
   std::vector<PageEntry> table;
   std::vector<std::span<std::uint8_t>> parts;
@@ -201,6 +133,8 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
     out.entries += h.count;
     Stage& st = stages[h.region];
     if (h.kind == PageRecord::zero_pages) {
+      std::uint32_t* known = digest.table(h.region);
+      const std::uint32_t zero_crc = PageDigest::zero_page_crc(reg.page_size);
       for (const auto& e : table) {
         // The staging area always holds the final image, so commit may move
         // it whole; reading first keeps never-written staging pages untouched.
@@ -209,6 +143,8 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
         out.zero[h.region].set(e.index);
         out.data[h.region].reset(e.index);
         out.torn[h.region].reset(e.index);
+        known[e.index] = zero_crc;
+        out.checked[h.region].set(e.index);
       }
       out.zero_pages += h.count;
       continue;
@@ -225,7 +161,14 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
           parts.emplace_back(p, reg.page_size);
         ptrs.push_back(p);
       }
-      if (auto r = ch.read_exact_vectored(parts); !r) return fail(at_channel(r.error(), index, ch, at));
+      // One wake-up per batch rather than one per TCP segment: poll() says
+      // readable once the whole payload is queued (SO_RCVLOWAT), or at EOF or
+      // an error, so the wait stays bounded by the channel's timeout. TCP
+      // only: a unix socket's poll() ignores the mark while its read honours it.
+      const bool lowat = tcp && set_rcvlowat(ch.fd(), static_cast<int>(std::min<std::uint64_t>(raw, 4u << 20)));
+      auto got_pages = ch.read_exact_vectored(parts);
+      if (lowat) set_rcvlowat(ch.fd(), 1);
+      if (!got_pages) return fail(at_channel(got_pages.error(), index, ch, at));
     } else {
       packed.resize(h.payload);
       if (auto r = ch.read_exact({packed.data(), packed.size()}); !r)
@@ -268,10 +211,17 @@ Result<void> RamReceiver::Impl::channel_round(std::size_t index, std::uint64_t r
         }
         out.torn[h.region].set(page);
         out.data[h.region].reset(page);
+        out.checked[h.region].reset(page);
         ++out.torn_pages;
       } else {
         out.data[h.region].set(page);
         out.torn[h.region].reset(page);
+        if (check) {
+          digest.table(h.region)[page] = crcs[i];
+          out.checked[h.region].set(page);
+        } else {
+          out.checked[h.region].reset(page);
+        }
         ++out.pages;
       }
       out.zero[h.region].reset(page);
@@ -363,16 +313,20 @@ Result<RamReceivedRound> RamReceiver::receive_round() {
     auto& d = st.data.words();
     auto& z = st.zero.words();
     auto& t = st.torn.words();
+    auto& k = s.digest.known(static_cast<std::uint32_t>(r)).words();
     for (const auto& c : got) {
       const auto& cd = c.data[r].words();
       const auto& cz = c.zero[r].words();
       const auto& ct = c.torn[r].words();
+      const auto& ck = c.checked[r].words();
       for (std::size_t w = 0; w < d.size(); ++w) {
         const std::uint64_t touched = cd[w] | cz[w] | ct[w];
         if (!touched) continue;
         d[w] = (d[w] & ~touched) | cd[w];
         z[w] = (z[w] & ~touched) | cz[w];
         t[w] = (t[w] & ~touched) | ct[w];
+        // A page that came again without a CRC is not known any more.
+        k[w] = (k[w] & ~touched) | ck[w];
       }
     }
   }
@@ -392,66 +346,5 @@ Result<std::vector<RamReceivedRound>> RamReceiver::receive_all() {
 }
 
 bool RamReceiver::complete() const { return impl_->final_seen; }
-
-Result<void> RamReceiver::commit() {
-  Impl& s = *impl_;
-  if (s.broken) return fail(Errc::io_error, fmt::format("the memory transfer failed: {}", s.broken->message));
-  if (s.committed) return fail(Errc::invalid_value, "memory was already committed");
-  if (!s.final_seen)
-    return fail(Errc::truncated, fmt::format("memory is incomplete: the final round has not arrived "
-                                             "({} rounds received)", s.next_round));
-  // Every page must have a verified copy before anything is written.
-  for (std::uint32_t r = 0; r < s.stages.size(); ++r) {
-    const Stage& st = s.stages[r];
-    const std::uint64_t have = st.data.count() + st.zero.count();
-    if (have != st.data.pages()) {
-      std::uint64_t first = 0;
-      for (std::size_t w = 0; w < st.data.words().size(); ++w) {
-        std::uint64_t missing = ~(st.data.words()[w] | st.zero.words()[w]);
-        if (missing) {
-          first = w * 64 + static_cast<std::uint64_t>(std::countr_zero(missing));
-          break;
-        }
-      }
-      Error e = make_error(Errc::truncated,
-                           fmt::format("{} of {} pages never arrived intact (first: page {}{})",
-                                       st.data.pages() - have, st.data.pages(), first,
-                                       st.torn.test(first) ? ", which failed its CRC and was not sent again" : ""));
-      e.section = s.regions[r].name;
-      e.field_path = fmt::format("page[{}]", first);
-      return fail(e);
-    }
-  }
-  for (std::uint32_t r = 0; r < s.stages.size(); ++r) {
-    Stage& st = s.stages[r];
-    const MemoryRegion& reg = s.regions[r];
-    const auto sys_page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    if (reg.replace_on_commit && reinterpret_cast<std::uintptr_t>(reg.base) % sys_page == 0 &&
-        reg.size % sys_page == 0) {
-      // The staging pages become the region's pages: no copy.
-      void* moved = ::mremap(st.mem, st.size, st.size, MREMAP_MAYMOVE | MREMAP_FIXED, reg.base);
-      if (moved != MAP_FAILED) {
-        st.mem = nullptr;
-        continue;
-      }
-      // Not movable after all (say, a locked mapping): copy below.
-    }
-    // Staging holds the final image (zero pages included), so one copy.
-    std::memcpy(reg.base, st.mem, reg.size);
-  }
-  s.committed = true;
-  s.release();
-  return {};
-}
-
-void RamReceiver::discard() noexcept {
-  impl_->release();
-  if (!impl_->broken) impl_->broken = make_error(Errc::invalid_value, "the staged memory was discarded");
-}
-
-void RamReceiver::cancel() noexcept {
-  impl_->cancelled.store(true);
-  for (auto* c : impl_->channels) c->abort();
-}
 
 }  // namespace statewire

@@ -1,7 +1,5 @@
 // RamSender: rounds of pages over one thread per data channel.
 #include <fmt/format.h>
-#include <lz4.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -9,6 +7,8 @@
 #include <optional>
 #include <thread>
 
+#include "memory/batch_writer.hpp"
+#include "memory/page_digest.hpp"
 #include "memory/page_wire.hpp"
 #include "memory/token_bucket.hpp"
 #include "statewire/ram_transfer.hpp"
@@ -27,10 +27,6 @@ constexpr std::uint64_t kChunkBytes = 16u << 20;
 struct Chunk {
   std::uint32_t region;
   std::uint64_t first, end;  // pages [first, end)
-};
-
-struct ZstdCtxFree {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 };
 
 }  // namespace
@@ -52,6 +48,8 @@ struct RamSender::Impl {
   double total_seconds = 0;
   double last_rate = 0;
   TokenBucket bucket;
+  PageDigest digest;  // page CRCs for the end-to-end digest
+  BatchShared shared;
 
   // Shared by the workers of one round.
   struct RoundState {
@@ -71,7 +69,8 @@ struct RamSender::Impl {
   };
 
   Impl(const RegionSet& r, DirtyTracker& t, std::vector<Channel*> c, RamSendOptions o)
-      : regions(r), tracker(t), channels(std::move(c)), opt(o), bucket(o.bandwidth_limit) {}
+      : regions(r), tracker(t), channels(std::move(c)), opt(o), bucket(o.bandwidth_limit),
+        shared{regions, opt, bucket, [this] { return is_cancelled(); }, digest} {}
 
   bool is_cancelled() const {
     return cancelled.load(std::memory_order_relaxed) ||
@@ -86,222 +85,17 @@ struct RamSender::Impl {
   Result<void> worker(RoundState& st, std::size_t index);
 };
 
-namespace {
-
-// One worker's batches in the making and their reused buffers.
-class BatchWriter {
- public:
-  BatchWriter(RamSender::Impl& s, Channel& ch, std::size_t index, std::uint64_t round, bool final,
-              std::atomic<std::uint64_t>& shared_page_bytes, std::atomic<std::uint64_t>& shared_wire)
-      : s_(s), ch_(ch), index_(index), round_(round), final_(final), shared_(shared_page_bytes),
-        shared_wire_(shared_wire) {
-    data_hdr_.resize(kPageHeaderSize + kMaxDataEntries * kPageEntrySize);
-    zero_hdr_.resize(kPageHeaderSize + kMaxZeroEntries * kPageEntrySize);
-  }
-
-  std::uint64_t entries() const { return entries_; }
-  std::uint64_t wire() const { return wire_; }
-
-  Result<void> add(std::uint32_t region, std::uint64_t page) {
-    const MemoryRegion& r = s_.regions[region];
-    const std::uint8_t* p = r.base + page * r.page_size;
-    if (region != region_) {
-      SW_CHECK(flush());
-      region_ = region;
-      page_size_ = r.page_size;
-      max_data_ = static_cast<std::uint32_t>(
-          std::clamp<std::uint64_t>(s_.opt.batch_bytes / r.page_size, 1, kMaxDataEntries));
-    }
-    if (s_.opt.zero_elision && is_zero_page(p, r.page_size)) {
-      zero_idx_.push_back(static_cast<std::uint32_t>(page));
-      if (zero_idx_.size() == kMaxZeroEntries) SW_CHECK(flush_zero());
-      return {};
-    }
-    data_idx_.push_back(static_cast<std::uint32_t>(page));
-    data_ptr_.push_back(p);
-    if (data_idx_.size() == max_data_) SW_CHECK(flush_data());
-    return {};
-  }
-
-  Result<void> flush() {
-    SW_CHECK(flush_data());
-    return flush_zero();
-  }
-
-  Result<void> end_round() {
-    SW_CHECK(flush());
-    PageHeader h;
-    h.kind = PageRecord::end_of_round;
-    h.flags = final_ ? kFlagFinal : 0;
-    h.round = round_;
-    h.aux = entries_;
-    std::uint8_t buf[kPageHeaderSize];
-    put_header(buf, h);
-    const std::uint32_t crc = header_crc(buf, nullptr, 0);
-    std::memcpy(buf + 36, &crc, 4);
-    const ByteSpan part(buf, kPageHeaderSize);
-    return send({&part, 1}, kPageHeaderSize);
-  }
-
- private:
-  Result<void> flush_zero() {
-    if (zero_idx_.empty()) return {};
-    const auto n = static_cast<std::uint32_t>(zero_idx_.size());
-    auto* table = reinterpret_cast<PageEntry*>(zero_hdr_.data() + kPageHeaderSize);
-    for (std::uint32_t i = 0; i < n; ++i) table[i] = {zero_idx_[i], 0};
-    PageHeader h;
-    h.kind = PageRecord::zero_pages;
-    h.flags = final_ ? kFlagFinal : 0;
-    h.region = static_cast<std::uint16_t>(region_);
-    h.count = n;
-    h.round = round_;
-    put_header(zero_hdr_.data(), h);
-    const std::uint32_t crc = header_crc(zero_hdr_.data(), table, n);
-    std::memcpy(zero_hdr_.data() + 36, &crc, 4);
-    const std::size_t len = kPageHeaderSize + n * kPageEntrySize;
-    const ByteSpan part(zero_hdr_.data(), len);
-    SW_CHECK(send({&part, 1}, len));
-    zero_ += n;
-    entries_ += n;
-    shared_.fetch_add(std::uint64_t{n} * page_size_, std::memory_order_relaxed);
-    zero_idx_.clear();
-    return {};
-  }
-
-  Result<void> flush_data() {
-    if (data_idx_.empty()) return {};
-    const auto n = static_cast<std::uint32_t>(data_idx_.size());
-    const std::size_t raw = static_cast<std::size_t>(n) * page_size_;
-    auto* table = reinterpret_cast<PageEntry*>(data_hdr_.data() + kPageHeaderSize);
-    PageHeader h;
-    h.kind = PageRecord::pages;
-    h.flags = final_ ? kFlagFinal : 0;
-    if (!s_.opt.page_checksums) h.flags |= kFlagNoPageCrc;
-    h.region = static_cast<std::uint16_t>(region_);
-    h.count = n;
-    h.round = round_;
-    parts_.clear();
-    parts_.emplace_back();  // the header and table, filled below
-    bool compressed = false;
-    if (s_.opt.compression != Compression::none) {
-      // Compress a copy: the program may be writing these pages, and the CRC
-      // must describe the bytes that were compressed.
-      gather_.resize(raw);
-      for (std::uint32_t i = 0; i < n; ++i)
-        std::memcpy(gather_.data() + std::size_t{i} * page_size_, data_ptr_[i], page_size_);
-      SW_TRY(packed, compress(raw));
-      for (std::uint32_t i = 0; i < n; ++i) copy_ptr_.push_back(gather_.data() + std::size_t{i} * page_size_);
-      crcs_.assign(n, 0);
-      if (s_.opt.page_checksums) crc_pages(copy_ptr_.data(), n, page_size_, crcs_.data());
-      copy_ptr_.clear();
-      if (packed < raw) {
-        compressed = true;
-        h.flags |= static_cast<std::uint8_t>(s_.opt.compression == Compression::zstd ? 1 : 2);
-        h.payload = static_cast<std::uint32_t>(packed);
-        parts_.emplace_back(packed_.data(), packed);
-      }
-    } else {
-      crcs_.assign(n, 0);
-      if (s_.opt.page_checksums) crc_pages(data_ptr_.data(), n, page_size_, crcs_.data());
-    }
-    if (!compressed) {
-      h.payload = static_cast<std::uint32_t>(raw);
-      const std::uint8_t* base = s_.opt.compression != Compression::none ? gather_.data() : nullptr;
-      for (std::uint32_t i = 0; i < n; ++i) {
-        const std::uint8_t* p = base ? base + std::size_t{i} * page_size_ : data_ptr_[i];
-        // Neighbouring pages go out as one part: a first pass is one part per batch.
-        if (parts_.size() > 1 && parts_.back().data() + parts_.back().size() == p)
-          parts_.back() = ByteSpan(parts_.back().data(), parts_.back().size() + page_size_);
-        else
-          parts_.emplace_back(p, page_size_);
-      }
-    }
-    for (std::uint32_t i = 0; i < n; ++i) table[i] = {data_idx_[i], crcs_[i]};
-    put_header(data_hdr_.data(), h);
-    const std::uint32_t crc = header_crc(data_hdr_.data(), table, n);
-    std::memcpy(data_hdr_.data() + 36, &crc, 4);
-    const std::size_t head = kPageHeaderSize + n * kPageEntrySize;
-    parts_[0] = ByteSpan(data_hdr_.data(), head);
-    SW_CHECK(send(parts_, head + h.payload));
-    sent_ += n;
-    page_bytes_ += raw;
-    entries_ += n;
-    shared_.fetch_add(raw, std::memory_order_relaxed);
-    data_idx_.clear();
-    data_ptr_.clear();
-    return {};
-  }
-
-  Result<std::size_t> compress(std::size_t raw) {
-    if (s_.opt.compression == Compression::zstd) {
-      if (!zctx_) {
-        zctx_.reset(ZSTD_createCCtx());
-        if (!zctx_) return fail(Errc::invalid_value, "cannot create a zstd context");
-      }
-      packed_.resize(ZSTD_compressBound(raw));
-      const std::size_t n = ZSTD_compressCCtx(zctx_.get(), packed_.data(), packed_.size(),
-                                              gather_.data(), raw, s_.opt.compression_level);
-      if (ZSTD_isError(n)) return fail(Errc::invalid_value, fmt::format("zstd: {}", ZSTD_getErrorName(n)));
-      return n;
-    }
-    packed_.resize(static_cast<std::size_t>(LZ4_compressBound(static_cast<int>(raw))));
-    const int n = LZ4_compress_default(reinterpret_cast<const char*>(gather_.data()),
-                                       reinterpret_cast<char*>(packed_.data()),
-                                       static_cast<int>(raw), static_cast<int>(packed_.size()));
-    if (n <= 0) return fail(Errc::invalid_value, "lz4 compression failed");
-    return static_cast<std::size_t>(n);
-  }
-
-  Result<void> send(std::span<const ByteSpan> parts, std::size_t bytes) {
-    if (s_.is_cancelled()) return fail(Errc::io_error, "cancelled");
-    if (!s_.bucket.take(bytes, [&] { return s_.is_cancelled(); }))
-      return fail(Errc::io_error, "cancelled");
-    auto r = ch_.write_vectored(parts);
-    if (!r) {
-      if (s_.is_cancelled()) return fail(Errc::io_error, "cancelled");
-      return r;
-    }
-    wire_ += bytes;
-    shared_wire_.fetch_add(bytes, std::memory_order_relaxed);
-    return {};
-  }
-
- public:
-  std::uint64_t sent_ = 0, zero_ = 0, page_bytes_ = 0;
-
- private:
-  RamSender::Impl& s_;
-  Channel& ch_;
-  [[maybe_unused]] std::size_t index_;
-  std::uint64_t round_;
-  bool final_;
-  std::uint32_t region_ = UINT32_MAX;
-  std::uint32_t page_size_ = 0;
-  std::uint32_t max_data_ = 1;
-  std::uint64_t entries_ = 0, wire_ = 0;
-  std::vector<std::uint8_t> data_hdr_, zero_hdr_;
-  std::vector<std::uint32_t> data_idx_, zero_idx_, crcs_;
-  std::vector<const std::uint8_t*> data_ptr_, copy_ptr_;
-  std::vector<ByteSpan> parts_;
-  std::vector<std::uint8_t> gather_, packed_;
-  std::unique_ptr<ZSTD_CCtx, ZstdCtxFree> zctx_;
-  std::atomic<std::uint64_t>& shared_;  // page bytes done, for progress
-  std::atomic<std::uint64_t>& shared_wire_;
-};
-
-}  // namespace
-
 Result<void> RamSender::Impl::worker(RoundState& st, std::size_t index) {
-  BatchWriter w(*this, *channels[index], index, st.round, st.final, st.done_bytes, st.wire_live);
+  BatchWriter w(shared, *channels[index], st.round, st.final, st.done_bytes, st.wire_live);
   std::uint64_t reported_sent = 0, reported_zero = 0, reported_bytes = 0, reported_wire = 0;
   auto report = [&] {
-    st.pages_sent += w.sent_ - reported_sent;
-    st.pages_zero += w.zero_ - reported_zero;
-    st.page_bytes += w.page_bytes_ - reported_bytes;
+    st.pages_sent += w.sent() - reported_sent;
+    st.pages_zero += w.zero() - reported_zero;
+    st.page_bytes += w.page_bytes() - reported_bytes;
     st.wire_bytes += w.wire() - reported_wire;
-    reported_sent = w.sent_;
-    reported_zero = w.zero_;
-    reported_bytes = w.page_bytes_;
+    reported_sent = w.sent();
+    reported_zero = w.zero();
+    reported_bytes = w.page_bytes();
     reported_wire = w.wire();
   };
   while (!st.stop.load(std::memory_order_relaxed)) {
@@ -400,6 +194,8 @@ Result<RamRoundStats> RamSender::Impl::run_round(const DirtySet& set, bool final
     tracker.stop();
     return fail(*st.error);
   }
+  // Every page of the round has its wire CRC in the digest table now.
+  if (opt.page_checksums || (final && opt.final_round_checksums)) digest.learn(set);
   RamRoundStats s;
   s.round = round;
   s.final = final;
@@ -444,6 +240,7 @@ Result<std::uint64_t> RamSender::dirty_bytes() {
   SW_CHECK(usable(*impl_));
   if (!impl_->started) return impl_->regions.total_bytes();
   SW_TRY(d, impl_->tracker.collect());
+  impl_->digest.forget(d);
   impl_->pending.merge(d);
   return impl_->pending.bytes(impl_->regions);
 }
@@ -455,9 +252,11 @@ Result<RamRoundStats> RamSender::send_round() {
   if (!s.started) {
     SW_CHECK(s.tracker.start(s.regions));
     s.started = true;
+    s.digest.reset(s.regions);
     set = DirtySet::all_of(s.regions);
   } else {
     SW_TRY(d, s.tracker.collect());
+    s.digest.forget(d);
     set = std::move(s.pending);
     set.merge(d);
   }
@@ -470,9 +269,11 @@ Result<RamRoundStats> RamSender::send_final() {
   Impl& s = *impl_;
   DirtySet set;
   if (!s.started) {
+    if (!s.digest.ready()) s.digest.reset(s.regions);
     set = DirtySet::all_of(s.regions);
   } else {
     SW_TRY(d, s.tracker.collect());
+    s.digest.forget(d);
     set = std::move(s.pending);
     set.merge(d);
   }
@@ -481,6 +282,27 @@ Result<RamRoundStats> RamSender::send_final() {
   // region (tens of ms per GiB for uffd-wp) and must not lengthen the stop.
   // stop_tracking() or the destructor does it after the switchover.
   return s.run_round(set, true);
+}
+
+Result<std::uint64_t> RamSender::prepare_digest() {
+  Impl& s = *impl_;
+  if (s.broken) return fail(Errc::io_error, fmt::format("the memory transfer already failed: {}",
+                                                        s.broken->message));
+  if (!s.digest.ready()) return std::uint64_t{0};
+  std::vector<const std::uint8_t*> bases;
+  for (const auto& r : s.regions.regions()) bases.push_back(r.base);
+  return s.digest.fill(s.regions, bases);
+}
+
+Result<std::vector<std::uint32_t>> RamSender::memory_digest() {
+  Impl& s = *impl_;
+  if (s.broken) return fail(Errc::io_error, fmt::format("the memory transfer already failed: {}",
+                                                        s.broken->message));
+  if (!s.finished)
+    return fail(Errc::invalid_value, "the memory digest needs the program stopped: call it after send_final()");
+  // send_final() collected the last writes, so what is known is current.
+  SW_CHECK(prepare_digest());
+  return s.digest.digests();
 }
 
 void RamSender::stop_tracking() noexcept {

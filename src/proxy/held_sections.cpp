@@ -2,18 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "statewire/qemu_stream.hpp"
+#include "statewire/qemu_transforms.hpp"
 #include "statewire/schema_catalog.hpp"
 
 namespace statewire {
-
-namespace {
-
-Error refused(std::string message) {
-  return make_error(Errc::invalid_value, std::move(message));
-}
-
-}  // namespace
 
 Result<std::optional<Bytes>> rewrite_held(const HeldInput& in, const ProxyOptions& opt,
                                           ProxyResult& res) {
@@ -32,25 +27,12 @@ Result<std::optional<Bytes>> rewrite_held(const HeldInput& in, const ProxyOption
     return Unexpected(std::move(e));
   }
   StateStream s = std::move(*decoded);
-  // A renamed section keeps its bytes, but the destination's trailer entry
-  // for it must be written from a tree: an unexplained body cannot be moved.
-  for (const auto& sec : s.sections) {
-    const bool opaque = sec.body.members.size() == 1 && sec.body.members[0].name == qemu::keys::kOpaque;
-    for (const auto& [from, to] : opt.renames)
-      if (opaque && sec.name == from)
-        return fail(refused(fmt::format(
-            "{}: the source's schema does not explain this section (no description trailer "
-            "entry{}), so it cannot be renamed",
-            sec.label(), opt.source_dump ? " and not in --from-schema" : "; give --from-schema")));
-  }
-
-  std::vector<std::string> changed;
-  for (auto& sec : s.sections)
-    for (const auto& [from, to] : opt.renames)
-      if (sec.name == from) {
-        sec.name = to;
-        changed.push_back(sec.label());
-      }
+  // Renames first (headers and trailer entries; bodies untouched), so the
+  // plan and rules see the names the destination knows.
+  StreamRewrites rw;
+  rw.renames = opt.renames;
+  SW_TRY(changed, apply_stream_rewrites(rw, s));
+  std::vector<std::string> bodies_changed;
 
   if (opt.destination && !opt.destination->empty()) {
     PlanOptions popt = opt.plan ? *opt.plan : PlanOptions{};
@@ -66,7 +48,7 @@ Result<std::optional<Bytes>> rewrite_held(const HeldInput& in, const ProxyOption
       return Unexpected(std::move(e));
     }
     for (const auto& p : plan.sections)
-      if (!p.chain.empty()) changed.push_back(p.section);
+      if (!p.chain.empty()) bodies_changed.push_back(p.section);
     s = std::move(plan.result);
   } else if (opt.apply_rules_without_plan && opt.plan && opt.plan->transforms) {
     for (std::size_t i = 0; i < s.sections.size(); ++i) {
@@ -77,18 +59,36 @@ Result<std::optional<Bytes>> rewrite_held(const HeldInput& in, const ProxyOption
             t.from != s.sections[i].version_id)
           continue;
         SW_CHECK(apply_transform(t, s, i));
-        changed.push_back(label);
+        bodies_changed.push_back(label);
       }
     }
   }
-  if (changed.empty()) return std::optional<Bytes>{};
-  res.rewritten = changed;
-  SW_CHECK(qemu::rewrite_description_trailer(s, changed));
+  if (changed.empty() && bodies_changed.empty()) return std::optional<Bytes>{};
+  // The trailer entries of changed bodies are written again from the tree.
+  SW_CHECK(qemu::rewrite_description_trailer(s, bodies_changed));
+  for (auto& l : bodies_changed)
+    if (std::find(changed.begin(), changed.end(), l) == changed.end()) changed.push_back(l);
+  res.rewritten.insert(res.rewritten.end(), changed.begin(), changed.end());
   SW_TRY(bytes, qemu::encode_qemu_stream(s));
   if (bytes.size() < in.header.size())
     return fail(Errc::invalid_value, "re-encoded device sections lost the stream header");
   bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(in.header.size()));
   return std::optional<Bytes>(std::move(bytes));
+}
+
+Result<Bytes> rename_in_trailer(ByteSpan tail,
+                                const std::vector<std::pair<std::string, std::string>>& renames) {
+  // EOF (1 byte), 0x06, be32 length, the JSON.
+  if (tail.size() < 6) return fail(Errc::truncated, "description trailer: shorter than its header");
+  SW_TRY(text, rename_trailer_entries(
+                   std::string_view(reinterpret_cast<const char*>(tail.data()) + 6, tail.size() - 6),
+                   renames));
+  if (text.size() > 0xffffffffu) return fail(Errc::limit_exceeded, "description trailer too long");
+  Bytes out(tail.begin(), tail.begin() + 2);
+  const auto n = static_cast<std::uint32_t>(text.size());
+  for (int sh = 24; sh >= 0; sh -= 8) out.push_back(static_cast<std::uint8_t>(n >> sh));
+  out.insert(out.end(), text.begin(), text.end());
+  return out;
 }
 
 }  // namespace statewire

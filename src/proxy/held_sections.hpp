@@ -23,4 +23,9 @@ struct HeldInput {
 [[nodiscard]] Result<std::optional<Bytes>> rewrite_held(const HeldInput& in,
                                                        const ProxyOptions& opt, ProxyResult& res);
 
+// `tail` (EOF, then the description trailer record) with the renamed
+// sections' trailer entries renamed; every other byte as QEMU wrote it.
+[[nodiscard]] Result<Bytes> rename_in_trailer(
+    ByteSpan tail, const std::vector<std::pair<std::string, std::string>>& renames);
+
 }  // namespace statewire

@@ -15,7 +15,10 @@
 #include <thread>
 
 #include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
+#include "proxy/extra_channels.hpp"
 #include "proxy/held_sections.hpp"
 #include "proxy/return_path.hpp"
 #include "statewire/qemu_stream.hpp"
@@ -43,14 +46,18 @@ struct Splice {
 class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
  public:
   Forwarder(Channel& src, Channel& dst, const ProxyOptions& opt, ProxyResult& res,
-            std::atomic<std::uint64_t>& back, std::atomic<bool>& opened, std::atomic<bool>& sent)
-      : src_(src), dst_(dst), opt_(opt), res_(res), back_(back), opened_(opened), sent_(sent) {
-    rewriting_ = (opt.destination && !opt.destination->empty()) ||
-                 opt.apply_rules_without_plan || !opt.renames.empty() ||
-                 opt.machine_type.has_value();
-    // Nothing to rewrite: every byte may go as soon as it arrives.
-    limit_ = rewriting_ ? 0 : UINT64_MAX;
-    start_ = Clock::now();
+            std::atomic<std::uint64_t>& back, std::atomic<bool>& opened, std::atomic<bool>& sent,
+            Clock::time_point start)
+      : src_(src), dst_(dst), opt_(opt), res_(res), back_(back), opened_(opened), sent_(sent),
+        start_(start) {
+    // Section bodies change only through a plan or rules: then the device
+    // sections are held. Renames and the machine type change headers only,
+    // spliced as the records pass; nothing is held but the trailer.
+    holding_needed_ = (opt.destination && !opt.destination->empty()) || opt.apply_rules_without_plan;
+    rewriting_ = holding_needed_ || !opt.renames.empty() || opt.machine_type.has_value();
+    // Only whole records the reader has classified go out (a command the
+    // proxy refuses, such as postcopy's, never reaches the destination);
+    // after EOF, whatever follows.
     last_progress_ = start_;
   }
 
@@ -58,27 +65,52 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   Result<std::size_t> read(std::span<std::uint8_t> dst) override {
     // Before waiting for more input, everything classified goes out: the
     // destination must never wait on bytes the proxy could have sent.
+    // With multifd, the source waits for the destination at every
+    // iteration's sync, and the main channel carries little: the reader's
+    // look-ahead for the configuration record (64 KiB) would not fill. Until
+    // the reader is past it, bytes go out as they come (the configuration's
+    // machine name is spliced without the reader; a renamed header that went
+    // out unclassified is an error, see splice_rename).
+    if (opt_.more_sources && !past_config_ && config_checked_) limit_ = std::max(limit_, pending_end());
     SW_CHECK(flush());
     SW_TRY(n, src_.read(dst));
-    keep(ByteSpan(dst.data(), n));
+    SW_CHECK(keep(ByteSpan(dst.data(), n)));
     return n;
   }
 
   // --- visitor ----------------------------------------------------------------
-  Result<void> on_configuration(const Struct& body, std::uint64_t offset) override {
-    if (!opt_.machine_type) return {};
-    const Value* len = body.find("len");
-    config_offset_ = offset;
-    config_name_len_ = len && len->kind() == ValueKind::u32 ? std::get<std::uint32_t>(len->v) : 0;
+  Result<void> on_configuration(const Struct&, std::uint64_t) override {
+    past_config_ = true;
     return {};
   }
-  Result<void> on_command(std::uint16_t cmd, ByteSpan, std::uint64_t offset) override {
+  Result<void> on_command(std::uint16_t cmd, ByteSpan data, std::uint64_t offset) override {
+    past_config_ = true;
     if (cmd == 1) opened_ = true;  // MIG_CMD_OPEN_RETURN_PATH
+    // MIG_CMD_POSTCOPY_ADVISE with its page sizes: the source may switch to
+    // postcopy, whose device state comes packaged (MIG_CMD_PACKAGED) once
+    // the destination is to run; the proxy does not carry that (docs/proxy.md).
+    // Refused here, at the start, the source's migration fails while its
+    // guest still runs, rather than at the switch when it cannot go back.
+    if (cmd == 3 && !data.empty())
+      return fail(Errc::unsupported,
+                  fmt::format("postcopy is not supported through the proxy (MIG_CMD_POSTCOPY_ADVISE "
+                              "at offset {}): migrate without the postcopy-ram capability",
+                              offset));
     return boundary(offset);
   }
   Result<void> on_section_begin(const qemu::SectionHeader& h) override {
+    past_config_ = true;
     ++res_.sections;
-    if (rewriting_ && h.kind == SectionKind::full && !holding_) {
+    if (h.kind == SectionKind::end && res_.timeline.completion < 0) {
+      mark(res_.timeline.completion);
+      res_.timeline.completion_offset = h.offset;
+    }
+    if (h.kind == SectionKind::full) mark(res_.timeline.device_state);
+    // Held FULL sections are renamed with the rest of the held state; a
+    // START section (an iterable device) comes early and is never held.
+    if (h.kind == SectionKind::start || (!holding_needed_ && h.kind == SectionKind::full))
+      SW_CHECK(splice_rename(h));
+    if (holding_needed_ && h.kind == SectionKind::full && !holding_) {
       // QEMU sends non-iterable device state last, all FULL sections in a
       // row: hold from the first one until the trailer has come.
       SW_CHECK(boundary(h.offset));
@@ -91,6 +123,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     return {};
   }
   Result<void> on_ram_record(const qemu::RamRecord& r) override {
+    past_config_ = true;
     if (!holding_) return boundary(r.stream_offset);
     return {};
   }
@@ -100,11 +133,19 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   }
   Result<void> on_eof(std::uint64_t offset) override {
     eof_offset_ = offset;
-    if (!rewriting_) return {};
+    mark(res_.timeline.eof);
+    res_.timeline.eof_offset = offset;
+    if (!rewriting_) {
+      // The trailer follows at once and the destination reads it before it
+      // answers; the reader would wait for the end of the input to take it.
+      limit_ = UINT64_MAX;
+      return {};
+    }
     return fail(Errc::invalid_value, std::string(kStopAtEof));
   }
   Result<void> on_trailer(std::string_view, std::uint64_t) override {
     res_.trailer = true;
+    mark(res_.timeline.trailer);
     return {};
   }
 
@@ -136,7 +177,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     for (;;) {
       SW_TRY(n, src_.read(buf));
       if (n == 0) break;
-      keep(ByteSpan(buf, n));
+      SW_CHECK(keep(ByteSpan(buf, n)));
       SW_CHECK(flush());
     }
     if (!eof_offset_)
@@ -150,8 +191,8 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   std::uint32_t rewritten() const { return static_cast<std::uint32_t>(res_.rewritten.size()); }
 
  private:
-  void keep(ByteSpan b) {
-    if (b.empty()) return;
+  Result<void> keep(ByteSpan b) {
+    if (b.empty()) return {};
     if (header_.size() < 8) {
       const std::size_t n = std::min<std::size_t>(8 - header_.size(), b.size());
       header_.insert(header_.end(), b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
@@ -162,6 +203,8 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
       pos_ = 0;
     }
     pending_.insert(pending_.end(), b.begin(), b.end());
+    if (!config_checked_ && pending_end() >= 13) SW_CHECK(check_config());
+    return {};
   }
   std::uint64_t pending_end() const { return base_ + pending_.size(); }
   ByteSpan pending(std::uint64_t from, std::uint64_t to) const {
@@ -170,7 +213,6 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
 
   // Everything before `offset` is classified: it may be forwarded.
   Result<void> boundary(std::uint64_t offset) {
-    if (config_offset_ && !config_spliced_ && offset > *config_offset_) SW_CHECK(splice_config(offset));
     limit_ = std::max(limit_, offset);
     if (limit_ - out_ >= (1u << 20)) SW_CHECK(flush());
     return {};
@@ -192,7 +234,10 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
       SW_CHECK(write(pending(out_, stop)));
       out_ = stop;
     }
-    if (eof_offset_ && out_ > *eof_offset_) sent_ = true;
+    if (eof_offset_ && out_ > *eof_offset_) {
+      sent_ = true;
+      mark(res_.timeline.eof_sent);
+    }
     // Forwarded bytes are no longer needed.
     if (out_ > base_) pos_ = std::max<std::size_t>(pos_, std::min<std::uint64_t>(out_ - base_, pending_.size()));
     progress(false);
@@ -210,24 +255,58 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
     return {};
   }
 
-  // The configuration record [offset, next) with the machine name replaced;
-  // its subsections (capabilities, uuid) are kept as sent.
-  Result<void> splice_config(std::uint64_t next) {
-    config_spliced_ = true;
-    const std::uint64_t off = *config_offset_;
-    const std::uint64_t name_end = off + 5 + config_name_len_;
-    if (name_end > next || next > pending_end() || off < base_)
-      return fail(Errc::invalid_value, "configuration section: machine name runs past the record");
+  // The configuration record follows the 8-byte header: 0x07, be32 name
+  // length, the machine name, then subsections. With --machine-type the
+  // name is replaced (the subsections, capabilities and uuid, kept), from
+  // the first 13 bytes on, without waiting for the reader.
+  Result<void> check_config() {
+    config_checked_ = true;
+    if (base_ != 0 || pending_[8] != static_cast<std::uint8_t>(qemu::RecordType::configuration))
+      return {};
+    const std::uint32_t len = (std::uint32_t(pending_[9]) << 24) | (std::uint32_t(pending_[10]) << 16) |
+                              (std::uint32_t(pending_[11]) << 8) | pending_[12];
+    if (!opt_.machine_type || len > 4096) return {};  // a bad length: the reader says why
     const std::string& name = *opt_.machine_type;
-    Splice s{off, next, {}};
-    s.bytes.push_back(static_cast<std::uint8_t>(qemu::RecordType::configuration));
+    Splice sp{8, 13 + std::uint64_t(len), {}};
+    sp.bytes.push_back(static_cast<std::uint8_t>(qemu::RecordType::configuration));
     const auto n = static_cast<std::uint32_t>(name.size());
-    for (int sh = 24; sh >= 0; sh -= 8) s.bytes.push_back(static_cast<std::uint8_t>(n >> sh));
-    s.bytes.insert(s.bytes.end(), name.begin(), name.end());
-    ByteSpan rest = pending(name_end, next);
-    s.bytes.insert(s.bytes.end(), rest.begin(), rest.end());
-    splices_.push_back(std::move(s));
+    for (int sh = 24; sh >= 0; sh -= 8) sp.bytes.push_back(static_cast<std::uint8_t>(n >> sh));
+    sp.bytes.insert(sp.bytes.end(), name.begin(), name.end());
+    splices_.insert(splices_.begin(), std::move(sp));
     res_.configuration_rewritten = true;
+    return {};
+  }
+
+  // A section header [offset, body_offset) written again under its new name
+  // (type, be32 section id, u8 length, idstr, be32 instance, be32 version).
+  Result<void> splice_rename(const qemu::SectionHeader& h) {
+    for (const auto& [from, to] : opt_.renames) {
+      if (h.idstr != from) continue;
+      if (h.offset < out_)
+        return fail(Errc::unsupported,
+                    fmt::format("cannot rename section {}: its header at offset {} went out before "
+                                "the reader reached it (multifd: the main channel's start passes "
+                                "as it comes)",
+                                from, h.offset));
+      if (to.empty() || to.size() > 255)
+        return fail(Errc::invalid_value,
+                    fmt::format("rename {} -> {}: a section id is 1 to 255 bytes", from, to));
+      Splice sp{h.offset, h.body_offset, {}};
+      auto be32 = [&sp](std::uint32_t v) {
+        for (int sh = 24; sh >= 0; sh -= 8) sp.bytes.push_back(static_cast<std::uint8_t>(v >> sh));
+      };
+      sp.bytes.push_back(static_cast<std::uint8_t>(h.kind == SectionKind::full
+                                                       ? qemu::RecordType::section_full
+                                                       : qemu::RecordType::section_start));
+      be32(h.section_id);
+      sp.bytes.push_back(static_cast<std::uint8_t>(to.size()));
+      sp.bytes.insert(sp.bytes.end(), to.begin(), to.end());
+      be32(h.instance_id);
+      be32(h.version_id);
+      splices_.push_back(std::move(sp));
+      res_.rewritten.push_back(fmt::format("{}/{}", to, h.instance_id));
+      return {};
+    }
     return {};
   }
 
@@ -243,7 +322,7 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
       }
       SW_TRY(n, src_.read(buf));
       if (n == 0) return false;
-      keep(ByteSpan(buf, n));
+      SW_CHECK(keep(ByteSpan(buf, n)));
     }
     return true;
   }
@@ -272,15 +351,23 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
         return fail(Errc::truncated, fmt::format("the source closed the connection after {} bytes, in the description trailer at offset {}", src_.bytes_read(), eof + 1));
       end = eof + 6 + len;
       res_.trailer = true;
+      mark(res_.timeline.trailer);
     }
     const std::uint64_t from = hold_from_ ? *hold_from_ : eof;
-    res_.held_bytes = end - from;
+    if (hold_from_) res_.held_bytes = end - from;
     const auto t0 = Clock::now();
     HeldInput in;
     in.header = header();
     in.sections = pending(from, eof);
     in.tail = pending(eof, end);
-    SW_TRY(out, rewrite_held(in, opt_, res_));
+    std::optional<Bytes> out;
+    if (holding_needed_) {
+      SW_TRY(o, rewrite_held(in, opt_, res_));
+      out = std::move(o);
+    } else if (res_.trailer && !res_.rewritten.empty()) {
+      SW_TRY(o, rename_in_trailer(in.tail, opt_.renames));
+      out = std::move(o);
+    }
     res_.transform_seconds = since(t0);
     if (out) splices_.push_back(Splice{from, end, std::move(*out)});
     limit_ = end;
@@ -291,6 +378,11 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
 
   // The stream's first 8 bytes ("QEVM", version), copied when first kept.
   Bytes header() const { return header_; }
+
+  // The first time an event happens, in seconds from the start.
+  void mark(double& at) const {
+    if (at < 0) at = since(start_);
+  }
 
   void progress(bool final) {
     if (!opt_.progress) return;
@@ -314,7 +406,8 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   std::atomic<std::uint64_t>& back_;
   std::atomic<bool>& opened_;
   std::atomic<bool>& sent_;  // the destination has the stream up to its EOF
-  bool rewriting_ = false;
+  bool rewriting_ = false;        // records are classified before they go out
+  bool holding_needed_ = false;  // device sections wait for the trailer
 
   Bytes pending_;
   std::size_t pos_ = 0;     // bytes of pending_ already forwarded and droppable
@@ -324,9 +417,8 @@ class Forwarder final : public ByteSource, public qemu::QemuStreamVisitor {
   std::vector<Splice> splices_;
   Bytes header_;
 
-  std::optional<std::uint64_t> config_offset_;
-  std::uint32_t config_name_len_ = 0;
-  bool config_spliced_ = false;
+  bool config_checked_ = false;  // the first 13 bytes seen (configuration spliced if asked)
+  bool past_config_ = false;     // the reader has classified a record after it
   bool holding_ = false;
   std::optional<std::uint64_t> hold_from_, eof_offset_;
   std::optional<Clock::time_point> hold_start_;
@@ -340,14 +432,45 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
   const auto t0 = Clock::now();
   source.set_timeout(opt.idle_timeout);
   destination.set_timeout(opt.idle_timeout);
+  if (opt.source_back) opt.source_back->set_timeout(opt.idle_timeout);
+  if (opt.destination_back) opt.destination_back->set_timeout(opt.idle_timeout);
+  if (opt.socket_buffer > 0) {
+    // The proxy's own socket buffers are bytes in flight a direct migration
+    // does not have: they let the source count bytes as sent that the
+    // destination has yet to load, and its switch to the stopped phase
+    // (remaining RAM below bandwidth x downtime-limit) comes with more
+    // left than it estimates. Small buffers keep what is in flight near a
+    // direct connection's (docs/proxy.md). Pipes ignore this (harmless).
+    const int b = opt.socket_buffer;
+    if (source.fd() >= 0) (void)::setsockopt(source.fd(), SOL_SOCKET, SO_RCVBUF, &b, sizeof b);
+    if (destination.fd() >= 0)
+      (void)::setsockopt(destination.fd(), SOL_SOCKET, SO_SNDBUF, &b, sizeof b);
+  }
 
   std::atomic<std::uint64_t> back{0};
   std::atomic<bool> forward_done{false}, opened{false}, stopping{false};
-  ReturnPath rp(destination, source, back, forward_done, opened, stopping, opt.idle_timeout);
+  Channel& rp_from = opt.destination_back ? *opt.destination_back : destination;
+  Channel& rp_to = opt.source_back ? *opt.source_back : source;
+  ReturnPath rp(rp_from, rp_to, back, forward_done, opened, stopping, opt.idle_timeout);
+  // Cuts every channel: the source learns a failure from whichever it reads.
+  auto abort_all = [&] {
+    destination.abort();
+    source.abort();
+    if (opt.source_back) opt.source_back->abort();
+    if (opt.destination_back) opt.destination_back->abort();
+  };
   std::thread rp_thread;
   if (opt.return_path) rp_thread = std::thread([&] { rp.run(); });
 
-  Forwarder fwd(source, destination, opt, res, back, opened, forward_done);
+  // Multifd channels: passed through on their own threads; one failing
+  // fails the migration (the main channels are cut, so the source learns).
+  ExtraChannels extra(opt, stopping, [&] {
+    stopping = true;
+    abort_all();
+  });
+  extra.start();
+
+  Forwarder fwd(source, destination, opt, res, back, opened, forward_done, t0);
   auto r = fwd.run();
   if (r) {
     forward_done = true;
@@ -358,17 +481,25 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
     // section the proxy could not make acceptable), the source a closed
     // connection, which fails its migration and keeps its guest running.
     stopping = true;
-    destination.abort();
-    source.abort();
+    abort_all();
   }
   if (rp_thread.joinable()) rp_thread.join();
+  extra.finish(r.has_value() && !stopping.load());
+  res.extra_channels = extra.channels();
+  res.extra_bytes = extra.bytes();
   const ReturnPathOutcome out = rp.outcome();
   res.destination_shut = out.shut;
+  if (out.shut_at)
+    res.timeline.answer = std::chrono::duration<double>(*out.shut_at - t0).count();
   res.return_path = opened.load() || out.shut.has_value();
   res.bytes_back = back.load();
-  res.bytes_in = source.bytes_read();
-  res.bytes_out = destination.bytes_written();
-  if (!r) {
+  res.bytes_in = source.bytes_read() + extra.bytes_in();
+  res.bytes_out = destination.bytes_written() + extra.bytes_out();
+  const std::string extra_error = extra.error();
+  if (!extra_error.empty()) {
+    res.ok = false;
+    res.reason = extra_error;
+  } else if (!r) {
     res.ok = false;
     // When the destination went away first, that is the reason; the
     // forward direction's error only says the channel was closed under it.
@@ -385,7 +516,13 @@ ProxyResult run_proxy(Channel& source, Channel& destination, const ProxyOptions&
   }
   source.close();
   destination.close();
+  if (opt.source_back) opt.source_back->close();
+  if (opt.destination_back) opt.destination_back->close();
   res.seconds = since(t0);
+  rusage ru{};
+  if (::getrusage(RUSAGE_SELF, &ru) == 0)
+    res.cpu_seconds = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                      double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
   return res;
 }
 

@@ -16,6 +16,9 @@ std::string render_proxy_text(const ProxyResult& r) {
       r.seconds > 0 ? double(r.bytes_out) / r.seconds / (1 << 20) : 0.0, r.sections,
       r.rewritten.size(), r.configuration_rewritten ? ", machine type rewritten" : "");
   if (!r.rewritten.empty()) out += fmt::format("proxy: rewritten: {}\n", fmt::join(r.rewritten, ", "));
+  if (r.extra_channels)
+    out += fmt::format("proxy: {} multifd channel(s) passed through, {} bytes\n", r.extra_channels,
+                       r.extra_bytes);
   if (r.held_bytes)
     out += fmt::format("proxy: held {} bytes of device state for {:.2f} ms ({:.2f} ms transforming)\n",
                        r.held_bytes, r.held_seconds * 1e3, r.transform_seconds * 1e3);
@@ -42,9 +45,19 @@ std::string render_proxy_json(const ProxyResult& r) {
   j["held_bytes"] = r.held_bytes;
   j["held_seconds"] = r.held_seconds;
   j["transform_seconds"] = r.transform_seconds;
+  j["extra_channels"] = r.extra_channels;
+  j["extra_bytes"] = r.extra_bytes;
   j["trailer"] = r.trailer;
   j["return_path"] = r.return_path;
   j["destination_shut"] = r.destination_shut ? nlohmann::ordered_json(*r.destination_shut) : nullptr;
+  // Seconds from the start; null: did not happen.
+  auto at = [](double s) { return s < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s); };
+  const auto& t = r.timeline;
+  j["timeline"] = {{"completion", at(t.completion)}, {"device_state", at(t.device_state)},
+                   {"eof", at(t.eof)},               {"trailer", at(t.trailer)},
+                   {"eof_sent", at(t.eof_sent)},     {"answer", at(t.answer)},
+                   {"completion_offset", t.completion_offset}, {"eof_offset", t.eof_offset}};
+  j["cpu_seconds"] = r.cpu_seconds;
   return j.dump(2) + "\n";
 }
 

@@ -28,9 +28,11 @@ void ReturnPath::parse(const std::uint8_t* p, std::size_t n) {
       return;
     }
     if (have_ < 4 + len) continue;
-    if (type == kRpShut && len == 4)
+    if (type == kRpShut && len == 4) {
+      out_.shut_at = std::chrono::steady_clock::now();
       out_.shut = (std::uint32_t(msg_[4]) << 24) | (std::uint32_t(msg_[5]) << 16) |
                   (std::uint32_t(msg_[6]) << 8) | msg_[7];
+    }
     have_ = 0;
   }
 }
@@ -44,6 +46,8 @@ void ReturnPath::run() {
     // may rightly say nothing for as long as the migration lasts.
     pollfd pfd{dst_.fd(), POLLIN, 0};
     const int ready = dst_.fd() < 0 ? -1 : ::poll(&pfd, 1, 100);
+    // A pipe is not woken by abort(): the flag ends the wait.
+    if (stopping_.load()) return;
     if (ready == 0) {
       if (!done_.load()) continue;
       if (out_.shut) return;  // answered; the stream is complete

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@ namespace statewire {
 
 struct ReturnPathOutcome {
   std::optional<std::uint32_t> shut;  // the destination's SHUT value
+  std::optional<std::chrono::steady_clock::time_point> shut_at;  // when it arrived
   std::string error;                  // why the destination side failed, if it did
 };
 

@@ -25,8 +25,8 @@ enum class Msg : std::uint8_t {
   device_state = 6,  // source → destination: a framed stream of the device sections
   complete = 7,      // source → destination: per-section checksums; nothing follows but verify
   applied = 8,       // destination → source: committed; its device verification
-  memory_check = 9,  // source → destination: CRC32C per region
-  verified = 10,     // destination → source: its memory verification
+  memory_check = 9,  // source → destination, at the stop: the memory digest per region
+  verified = 10,     // retired: memory is verified before "prepared" now
   cancel = 11,       // source → destination: stop, apply nothing (reason)
   prepared = 12,     // destination → source: everything staged and validated (Verdict)
   commit = 13,       // source → destination: apply now; the source will not resume
@@ -109,12 +109,8 @@ struct Verdict {
 Bytes encode_verdict(const Verdict& v);
 [[nodiscard]] Result<Verdict> decode_verdict(ByteSpan p);
 
-// Msg::memory_check: CRC32C of every region, in region order.
+// Msg::memory_check: the memory digest of every region (RamSender::memory_digest), in region order.
 Bytes encode_crcs(const std::vector<std::uint32_t>& crcs);
 [[nodiscard]] Result<std::vector<std::uint32_t>> decode_crcs(ByteSpan p, std::size_t expected);
-
-// CRC32C of a region's bytes, in parallel slices combined by position (so
-// both ends agree whatever their thread count).
-std::uint32_t region_checksum(const std::uint8_t* base, std::uint64_t size);
 
 }  // namespace statewire::detail

@@ -26,7 +26,7 @@ class DestinationRun {
  public:
   DestinationRun(Registry& devices, const SessionMemory& mem, Listener& listener,
                  const DestinationOptions& opt)
-      : devices_(devices), mem_(mem), listener_(listener), opt_(opt), machine_(opt.on_state) {}
+      : devices_(&devices), mem_(mem), listener_(listener), opt_(opt), machine_(opt.on_state) {}
 
   ~DestinationRun() { stop_receiver(); }
 
@@ -72,11 +72,21 @@ class DestinationRun {
                                                            detail::msg_name(m.type))));
     auto hello = decode_hello(m.payload, opt_.limits);
     if (!hello) return refuse(std::move(hello.error()).in_section("hello"));
+    if (opt_.select_machine) {
+      // The source's machine type decides which devices this destination
+      // runs; one it cannot run is refused here, with the reason.
+      auto chosen = opt_.select_machine(hello->machine_type);
+      if (!chosen) return refuse(std::move(chosen.error()).in_section("hello"));
+      if (!*chosen)
+        return refuse(make_error(Errc::unsupported, fmt::format("machine type '{}' is not supported "
+                                                                "by the destination", hello->machine_type)));
+      devices_ = *chosen;
+    }
     DestinationProfile profile;
     profile.machine_types = opt_.machine_types;
     profile.capabilities = opt_.capabilities;
     profile.max_channels = opt_.max_channels;
-    profile.sections = section_infos(devices_);
+    profile.sections = section_infos(*devices_);
     profile.regions = mem_.regions ? layout(*mem_.regions) : std::vector<RegionLayout>{};
     profile.transforms = opt_.transforms;
     auto verdict = check_hello(*hello, profile);
@@ -86,9 +96,11 @@ class DestinationRun {
     summary_.settings = apply(verdict_.welcome.capabilities);
     summary_.channels = has_memory() ? verdict_.welcome.channels : 0;
     summary_.settings.channels = summary_.channels;
+    summary_.page_checksums = has_memory() && verdict_.welcome.capabilities.contains(caps::kPageCrc);
     verdict_.welcome.producer = opt_.producer.empty() ? "statewire" : opt_.producer;
     session_id_ = hello->session_id;
     machine_type_ = hello->machine_type;
+    summary_.machine_type = machine_type_;
     SW_CHECK(detail::send_msg(control_, Msg::welcome, encode_welcome(verdict_.welcome)));
 
     // The data channels, each naming this session and its index.
@@ -133,8 +145,20 @@ class DestinationRun {
     receiver_ = std::make_unique<RamReceiver>(*mem_.regions, chans, ro);
     if (auto r = receiver_->prepare(); !r) return refuse(std::move(r.error()));
     receiver_thread_ = std::thread([this] {
-      auto r = receiver_->receive_all();
-      if (!r) receiver_error_ = std::move(r.error());
+      for (;;) {
+        auto r = receiver_->receive_round();
+        if (!r) {
+          receiver_error_ = std::move(r.error());
+          break;
+        }
+        if (r->final) break;
+        // Between rounds, while the source runs: the CRCs of pages that came
+        // without one, so verify() at the stop costs only the final round.
+        if (auto d = receiver_->prepare_digest(); !d) {
+          receiver_error_ = std::move(d.error());
+          break;
+        }
+      }
       receiver_done_.store(true, std::memory_order_release);
     });
     return {};
@@ -202,6 +226,13 @@ class DestinationRun {
           summary_.memory_bytes += r.page_bytes;
           break;
         }
+        case Msg::memory_check: {
+          const std::size_t regions = mem_.regions ? mem_.regions->size() : 0;
+          auto digest = detail::decode_crcs(payload, regions);
+          if (!digest) return refuse(std::move(digest.error()).in_field("memory digest"));
+          source_digest_ = std::move(*digest);
+          break;
+        }
         case Msg::cancel: {
           SW_TRY(e, decode_error(payload));
           peer_cancelled_ = true;
@@ -225,7 +256,7 @@ class DestinationRun {
   // section at a time: each is staged as it arrives (or, when versions
   // differ, kept for the planner, which needs the whole state).
   Result<void> stage_devices(std::uint32_t length) {
-    txn_.emplace(devices_.begin_load(opt_.load));
+    txn_.emplace(devices_->begin_load(opt_.load));
     detail::LimitedSource src(control_, length);
     FramedDecodeOptions fo;
     fo.max_buffer = std::max<std::size_t>(length, 4096);
@@ -288,7 +319,7 @@ class DestinationRun {
 
   Result<void> plan_and_stage() {
     SchemaCatalog catalog;
-    for (const auto& g : devices_.registrations()) catalog.add_exact(g.section, g.instance_id, g.schema);
+    for (const auto& g : devices_->registrations()) catalog.add_exact(g.section, g.instance_id, g.schema);
     PlanOptions po;
     po.transforms = opt_.transforms;
     po.validate.tests = opt_.tests;
@@ -348,9 +379,20 @@ class DestinationRun {
       if (receiver_error_) return refuse(*receiver_error_);
       if (!receiver_->complete())
         return refuse(make_error(Errc::truncated, "memory: the final round never arrived"));
+      // Every page intact and the staged image equal to the source's memory,
+      // before "prepared": a damaged page is refused here, nothing applied.
+      if (auto r = receiver_->verify(source_digest_ ? std::span<const std::uint32_t>(*source_digest_)
+                                                     : std::span<const std::uint32_t>());
+          !r)
+        return refuse(std::move(r.error()));
+      if (source_digest_) {
+        summary_.memory_verified = true;
+        memory_text_ = fmt::format("; memory equals the source's ({} region(s), digest of every page's CRC32C)",
+                                   mem_.regions->size());
+      }
     }
     if (auto missing = txn_->missing(); !missing.empty()) {
-      const auto& g = devices_.registrations()[missing.front()];
+      const auto& g = devices_->registrations()[missing.front()];
       Error e = make_error(Errc::not_found,
                            fmt::format("section {} was not sent{}", g.label(),
                                        missing.size() > 1
@@ -362,12 +404,12 @@ class DestinationRun {
 
     SW_CHECK(detail::send_msg(
         control_, Msg::prepared,
-        detail::encode_verdict({1, fmt::format("staged {} section(s){} and {} bytes of memory",
+        detail::encode_verdict({1, fmt::format("staged {} section(s){} and {} bytes of memory{}",
                                                txn_->staged_count(),
                                                plan_steps_ ? fmt::format(" through {} transform "
                                                                          "step(s)", plan_steps_)
                                                            : std::string(),
-                                               summary_.memory_bytes)})));
+                                               summary_.memory_bytes, memory_text_)})));
     SW_CHECK(wait_control());
     SW_TRY(go, detail::read_msg(control_));
     if (go.type != Msg::commit) {
@@ -395,12 +437,12 @@ class DestinationRun {
       return refuse(std::move(r.error()));
     }
     applied_ = true;
-    const detail::Verdict devices = verify_devices();
+    detail::Verdict devices = verify_devices();
+    devices.text += memory_text_;
     summary_.devices_verified = devices.ok == 2 ? std::optional<bool>() : devices.ok == 1;
     summary_.answer = devices.text;
     SW_CHECK(detail::send_msg(control_, Msg::applied, detail::encode_verdict(devices)));
     machine_.to(SessionState::complete, devices.text);
-    if (has_memory()) verify_memory();
     return {};
   }
 
@@ -412,9 +454,9 @@ class DestinationRun {
     std::string first;
     if (verdict_.needs_planner) {
       for (const Section& s : planned_.sections) {
-        auto i = devices_.find(s.name, s.instance_id);
+        auto i = devices_->find(s.name, s.instance_id);
         if (!i) continue;
-        auto mine = devices_.save_section(*i);
+        auto mine = devices_->save_section(*i);
         if (mine && mine->body == s.body && mine->version_id == s.version_id) {
           ++equal;
         } else {
@@ -425,12 +467,12 @@ class DestinationRun {
     } else {
       ByteWriter w;
       for (const auto& sum : complete_.sections) {
-        auto i = devices_.find(sum.name, sum.instance_id);
+        auto i = devices_->find(sum.name, sum.instance_id);
         RegistrySaveOptions so;
         so.versions[sum.name] = sum.version;
         w.truncate(0);
         bool ok = false;
-        if (i && devices_.save_body(*i, w, so))
+        if (i && devices_->save_body(*i, w, so))
           ok = detail::crc32c(0, w.bytes().data(), w.bytes().size()) == sum.crc;
         if (ok) {
           ++equal;
@@ -454,33 +496,6 @@ class DestinationRun {
     return v;
   }
 
-  void verify_memory() {
-    if (!wait_control()) return;
-    auto m = detail::read_msg(control_);
-    if (!m || m->type != Msg::memory_check) return;
-    auto theirs = detail::decode_crcs(m->payload, mem_.regions->size());
-    detail::Verdict v;
-    if (!theirs) {
-      v = {0, theirs.error().to_string()};
-    } else {
-      std::size_t differ = 0;
-      std::string first;
-      for (std::size_t i = 0; i < mem_.regions->size(); ++i) {
-        const auto& r = mem_.regions->regions()[i];
-        if (detail::region_checksum(r.base, r.size) != (*theirs)[i]) {
-          if (!differ++) first = r.name;
-        }
-      }
-      v.ok = differ == 0 ? 1 : 0;
-      v.text = differ == 0 ? fmt::format("memory equals the source's ({} region(s), CRC32C)",
-                                         mem_.regions->size())
-                           : fmt::format("memory differs in {} region(s) (first: {})", differ, first);
-    }
-    summary_.memory_verified = v.ok == 1;
-    summary_.answer += "; " + v.text;
-    (void)detail::send_msg(control_, Msg::verified, detail::encode_verdict(v));
-  }
-
   void finish_failure(Error e) {
     stop_receiver();
     if (receiver_ && !applied_) receiver_->discard();
@@ -495,7 +510,7 @@ class DestinationRun {
     control_.close();
   }
 
-  Registry& devices_;
+  Registry* devices_;  // the caller's, or the one select_machine chose
   const SessionMemory& mem_;
   Listener& listener_;
   const DestinationOptions& opt_;
@@ -515,6 +530,8 @@ class DestinationRun {
   std::size_t plan_steps_ = 0;
   detail::CompleteReport complete_;
   std::uint32_t device_crc_ = 0;
+  std::optional<std::vector<std::uint32_t>> source_digest_;  // the source's memory digest
+  std::string memory_text_;  // what verify() established, for the answers
   bool refused_ = false;
   bool receiver_grace_ = false;
   bool peer_cancelled_ = false;

@@ -162,12 +162,10 @@ Bytes encode_hello(const Hello& h) {
   put_caps(w, h.capabilities);
   w.put_be32(h.channels);
   put_sections(w, h.sections);
-  w.put_be32(static_cast<std::uint32_t>(h.regions.size()));
-  for (const auto& r : h.regions) {
-    put_string(w, r.name);
-    w.put_be64(r.size);
-    w.put_be32(r.page_size);
-  }
+  // The regions as memory_region.hpp encodes a layout, behind its length.
+  const std::vector<std::uint8_t> layout = encode_layout(h.regions);
+  w.put_be32(static_cast<std::uint32_t>(layout.size()));
+  w.put_bytes(ByteSpan(layout.data(), layout.size()));
   return std::move(w).take();
 }
 
@@ -192,23 +190,33 @@ Result<Hello> decode_hello(ByteSpan payload, const HandshakeLimits& lim) {
   h.channels = channels;
   SW_TRY(sections, get_sections(c, lim));
   h.sections = std::move(sections);
-  SW_TRY(nr, get_count(c, lim.max_regions, 4 + 8 + 4, "region"));
-  h.regions.reserve(nr);
-  for (std::uint32_t i = 0; i < nr; ++i) {
-    RegionLayout r;
-    SW_TRY(name, get_string(c, lim, "region name"));
-    r.name = std::move(name);
-    SW_TRY(size, c.read_be64());
-    SW_TRY(page, c.read_be32());
-    if (page == 0 || (page & (page - 1)) != 0 || page > (1u << 30) || size % page != 0)
-      return fail(c.error_here(Errc::invalid_value,
-                               fmt::format("region {}: size {} with page size {} (a power of two "
-                                           "that divides the size)",
-                                           r.name, size, page)));
-    r.size = size;
-    r.page_size = page;
-    h.regions.push_back(std::move(r));
+  const std::uint64_t layout_at = c.offset();
+  SW_TRY(layout_len, c.read_be32());
+  if (layout_len > c.remaining())
+    return fail(make_error(Errc::truncated, fmt::format("memory layout of {} bytes, {} left", layout_len,
+                                                        c.remaining()))
+                    .at(layout_at));
+  SW_TRY(layout, c.read_bytes(layout_len));
+  if (layout.size() >= 2) {
+    // The count first, so a hostile one is refused before decode_layout reserves.
+    const std::uint32_t count = (std::uint32_t{layout[0]} << 8) | layout[1];
+    if (count > lim.max_regions)
+      return fail(make_error(Errc::limit_exceeded,
+                             fmt::format("{} memory regions (at most {})", count, lim.max_regions))
+                      .at(layout_at + 4));
   }
+  auto regions = decode_layout(layout);
+  if (!regions) {
+    Error e = std::move(regions.error());
+    e.offset = layout_at + 4 + e.offset.value_or(0);
+    return fail(std::move(e).in_field("memory layout"));
+  }
+  for (const auto& r : *regions)
+    if (r.name.size() > lim.max_string)
+      return fail(make_error(Errc::limit_exceeded, fmt::format("a region name of {} bytes (at most {})",
+                                                               r.name.size(), lim.max_string))
+                      .at(layout_at + 4));
+  h.regions = std::move(*regions);
   SW_CHECK(expect_end(c, "hello"));
   return h;
 }
@@ -376,19 +384,9 @@ Result<HelloVerdict> check_hello(const Hello& h, const DestinationProfile& d) {
                             o.label()));
   }
 
-  if (h.regions.size() != d.regions.size())
-    problem(Errc::mismatch, "",
-            fmt::format("the source has {} memory regions, the destination {}", h.regions.size(),
-                        d.regions.size()));
-  for (std::size_t i = 0; i < std::min(h.regions.size(), d.regions.size()); ++i) {
-    const auto& a = h.regions[i];
-    const auto& b = d.regions[i];
-    if (a.name != b.name || a.size != b.size || a.page_size != b.page_size)
-      problem(Errc::mismatch, "",
-              fmt::format("memory region {}: source '{}' {} bytes in pages of {}, destination "
-                          "'{}' {} bytes in pages of {}",
-                          i, a.name, a.size, a.page_size, b.name, b.size, b.page_size));
-  }
+  // Every difference, by region name; "here" is the destination.
+  if (auto layouts = check_layout(d.regions, h.regions); !layouts)
+    problem(Errc::mismatch, "", std::move(layouts.error().message));
 
   if (!problems.empty()) {
     Error first = problems.front();

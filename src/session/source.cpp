@@ -83,8 +83,16 @@ class SourceRun {
     Hello h;
     h.producer = "statewire";
     h.machine_type = opt_.machine_type;
+    summary_.machine_type = opt_.machine_type;
     h.session_id = new_session_id();
-    h.capabilities = opt_.capabilities;
+    // Page CRCs only when asked for: on a stream socket (its own checksums)
+    // the end-to-end digest before "prepared" catches damage at a fraction
+    // of the cost (docs/memory-transfer.md).
+    std::vector<std::string> offered;
+    const bool page_crc = opt_.page_checksums.value_or(!to_.is_socket());
+    for (const auto& c : opt_.capabilities.names())
+      if (c != caps::kPageCrc || page_crc) offered.push_back(c);
+    h.capabilities = CapabilitySet(std::move(offered));
     h.channels = has_memory() ? std::max<std::uint32_t>(1, opt_.channels) : 1;
     h.sections = section_infos(devices_);
     h.regions = mem_.regions ? layout(*mem_.regions) : std::vector<RegionLayout>{};
@@ -95,6 +103,7 @@ class SourceRun {
     summary_.settings = apply(w.capabilities);
     summary_.channels = has_memory() ? w.channels : 0;
     summary_.settings.channels = summary_.channels;
+    summary_.page_checksums = has_memory() && agreed_.contains(caps::kPageCrc);
     if (w.channels > h.channels)
       return fail(Errc::mismatch, fmt::format("the destination agreed to {} data channels, {} were "
                                               "asked for", w.channels, h.channels));
@@ -117,8 +126,8 @@ class SourceRun {
     for (auto& d : data_) chans.push_back(&d);
     RamSendOptions ro;
     ro.compression = summary_.settings.compression;
-    // Page CRCs when both agreed on checksums (headers and tables always have theirs).
-    ro.page_checksums = summary_.settings.checksums;
+    // Page CRCs when both agreed on them (headers and tables always have theirs).
+    ro.page_checksums = summary_.page_checksums;
     ro.bandwidth_limit = mem_.bandwidth_limit;
     ro.cancel = opt_.cancel;
     sender_ = std::make_unique<RamSender>(*mem_.regions, *mem_.tracker, chans, ro);
@@ -133,6 +142,9 @@ class SourceRun {
       summary_.memory_seconds += st.seconds;
       SW_CHECK(detail::send_msg(control_, Msg::round,
                                 detail::encode_round({st.round, false, st.page_bytes, st.wire_bytes})));
+      // While the program runs: the page CRCs the wire did not carry, so the
+      // digest at the stop costs only the last round's pages.
+      if (opt_.verify_memory) SW_CHECK(sender_->prepare_digest());
       SW_TRY(dirty, sender_->dirty_bytes());
       const PrecopyDecision d = policy.decide(dirty);
       if (d.action == PrecopyDecision::Action::stop_and_copy) {
@@ -155,6 +167,16 @@ class SourceRun {
       summary_.memory_seconds += st.seconds;
       SW_CHECK(detail::send_msg(control_, Msg::round,
                                 detail::encode_round({st.round, true, st.page_bytes, st.wire_bytes})));
+      if (opt_.verify_memory) {
+        // The destination compares its staged image with this before it
+        // says "prepared": damage is refused before anything is applied.
+        const auto v0 = std::chrono::steady_clock::now();
+        SW_TRY(digest, sender_->memory_digest());
+        summary_.verify_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - v0).count();
+        SW_CHECK(detail::send_msg(control_, Msg::memory_check, detail::encode_crcs(digest)));
+        digest_sent_ = true;
+      }
     }
 
     // The device state: every registered section as a framed stream, and
@@ -186,6 +208,8 @@ class SourceRun {
     SW_TRY(prep, expect(Msg::prepared));
     SW_TRY(prepared, detail::decode_verdict(prep.payload));
     (void)prepared;
+    // The destination checked our digest before it said "prepared".
+    if (digest_sent_) summary_.memory_verified = true;
     SW_CHECK(check_cancel());
     // From here on the destination may run the program: we never resume it.
     commit_sent_ = true;
@@ -199,28 +223,7 @@ class SourceRun {
     summary_.answer = applied.text;
     if (applied.ok != 2) summary_.devices_verified = applied.ok == 1;
     machine_.to(SessionState::complete, fmt::format("the destination answered: {}", applied.text));
-    if (has_memory() && opt_.verify_memory) {
-      const auto v0 = std::chrono::steady_clock::now();
-      verify_memory();
-      summary_.verify_ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - v0).count();
-    }
     return {};
-  }
-
-  // After the destination applied: whatever happens here, the migration
-  // stands; only the verification is unknown when the channel fails.
-  void verify_memory() {
-    std::vector<std::uint32_t> crcs;
-    for (const auto& r : mem_.regions->regions())
-      crcs.push_back(detail::region_checksum(r.base, r.size));
-    if (!detail::send_msg(control_, Msg::memory_check, detail::encode_crcs(crcs))) return;
-    auto m = expect(Msg::verified);
-    if (!m) return;
-    auto v = detail::decode_verdict(m->payload);
-    if (!v) return;
-    if (v->ok != 2) summary_.memory_verified = v->ok == 1;
-    summary_.answer += "; " + v->text;
   }
 
   void finish_failure(Error e) {
@@ -274,6 +277,7 @@ class SourceRun {
   std::unique_ptr<RamSender> sender_;
   bool paused_ = false;
   bool commit_sent_ = false;
+  bool digest_sent_ = false;
 };
 
 }  // namespace

@@ -50,6 +50,8 @@ std::string Transform::label() const {
 
 void TransformSet::add_all(const TransformSet& other) {
   for (const auto& t : other.all_) all_.push_back(t);
+  for (const auto& r : other.stream_.renames) stream_.renames.push_back(r);
+  if (other.stream_.machine_type) stream_.machine_type = other.stream_.machine_type;
 }
 
 namespace ops {

@@ -169,6 +169,42 @@ Result<TransformOp> parse_op(const Json& j, const std::string& path) {
   return o;
 }
 
+// A section id as QEMU writes it in a section header: 1 to 255 bytes.
+Result<std::string> idstr(const Json& j, const char* key, const std::string& path) {
+  SW_TRY(s, str(j, key, path));
+  if (s.empty() || s.size() > 255)
+    return bad(path + "." + key, fmt::format("a section id is 1 to 255 bytes, not {}", s.size()));
+  return s;
+}
+
+// One entry of the "stream" list into `out`; `path` is its JSON path.
+Result<void> parse_stream_op(const Json& j, const std::string& path, StreamRewrites& out) {
+  if (!j.is_object()) return bad(path, "expected an operation object");
+  SW_TRY(op, str(j, "op", path));
+  if (op == "rename-section") {
+    SW_TRY(from, idstr(j, "from", path));
+    SW_TRY(to, idstr(j, "to", path));
+    for (const auto& [f, t] : out.renames) {
+      if (f == from)
+        return bad(path + ".from", fmt::format("section {} is already renamed (to {})", f, t));
+      if (t == to)
+        return bad(path + ".to", fmt::format("{} is already the new name of {}", t, f));
+    }
+    out.renames.emplace_back(std::move(from), std::move(to));
+  } else if (op == "machine-type") {
+    SW_TRY(to, str(j, "to", path));
+    if (to.empty() || to.size() > 255)
+      return bad(path + ".to", "a machine type name is 1 to 255 bytes");
+    if (out.machine_type)
+      return bad(path, fmt::format("the machine type is already set (to {})", *out.machine_type));
+    out.machine_type = std::move(to);
+  } else {
+    return bad(path + ".op", fmt::format("unknown stream operation \"{}\" (rename-section, "
+                                         "machine-type)", op));
+  }
+  return {};
+}
+
 Json value_json(const Value& v) {
   Struct s;
   s.members.push_back({"value", v});
@@ -224,15 +260,22 @@ Json op_json(const TransformOp& o) {
 
 Result<TransformSet> parse_rules_json(std::string_view text, std::string_view origin) {
   // The parser recurses: the nesting is bounded first (limits.hpp).
-  SW_CHECK(detail::check_json_nesting(text, Limits{}.max_json_depth, "rules file"));
-  Json root = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return bad("$", "not valid JSON");
-  if (!root.is_object()) return bad("$", "expected an object with \"transforms\"");
+  // Syntax errors name line and column; the nesting is bounded first.
+  SW_TRY(root, detail::parse_json_document<Json>(text, Limits{}, "rules file"));
+  if (!root.is_object()) return bad("$", "expected an object with \"transforms\" or \"stream\"");
   if (auto v = root.find("statewire_rules"); v == root.end() || *v != 1)
     return bad("$.statewire_rules", "expected \"statewire_rules\": 1");
-  auto ts = root.find("transforms");
-  if (ts == root.end() || !ts->is_array()) return bad("$.transforms", "expected an array");
   TransformSet out;
+  // "stream": rewrites of records rather than bodies (section ids, machine type).
+  auto st = root.find("stream");
+  if (st != root.end()) {
+    if (!st->is_array()) return bad("$.stream", "expected an array");
+    for (std::size_t i = 0; i < st->size(); ++i)
+      SW_CHECK(parse_stream_op((*st)[i], fmt::format("$.stream[{}]", i), out.stream()));
+  }
+  auto ts = root.find("transforms");
+  if (ts == root.end() && st != root.end()) return out;
+  if (ts == root.end() || !ts->is_array()) return bad("$.transforms", "expected an array");
   for (std::size_t i = 0; i < ts->size(); ++i) {
     const Json& tj = (*ts)[i];
     std::string path = fmt::format("$.transforms[{}]", i);
@@ -295,6 +338,14 @@ std::string rules_to_json(const TransformSet& set) {
     ts.push_back(tj);
   }
   root["transforms"] = ts;
+  const StreamRewrites& sr = set.stream();
+  if (!sr.empty()) {
+    Json st = Json::array();
+    for (const auto& [from, to] : sr.renames)
+      st.push_back(Json{{"op", "rename-section"}, {"from", from}, {"to", to}});
+    if (sr.machine_type) st.push_back(Json{{"op", "machine-type"}, {"to", *sr.machine_type}});
+    root["stream"] = st;
+  }
   return root.dump(2) + "\n";
 }
 

@@ -98,5 +98,67 @@ TEST(MigrateCli, ANewerReleaseIsRefusedByAnOlderOneAndTheSourceSaysWhy) {
   EXPECT_EQ(r.source["memory_bytes"], 0);
 }
 
+
+TEST(MigrateCli, TheDestinationRunsTheMachineTypeTheSourcesHelloNames) {
+  testing::TempDir dir;
+  const std::string addr = "unix:" + (dir.path / "h.sock").string();
+  // No --machine on the destination: release 4 runs demo-2.0 because the
+  // release-2 source says so, and takes its devices through the planner.
+  MigrateRun r = migrate(dir, addr, "--version 4 --memory 4", "--version 2 --memory 4");
+  ASSERT_EQ(r.source_exit, 0) << r.out;
+  ASSERT_EQ(r.destination_exit, 0) << r.out;
+  EXPECT_EQ(r.source["verified"], true);
+  EXPECT_EQ(r.destination["machine_type"], "demo-2.0") << r.destination.dump();
+  EXPECT_NE(r.source["answer"].get<std::string>().find("transform"), std::string::npos)
+      << r.source.dump();
+}
+
+TEST(MigrateCli, AnExplicitMachineOnTheDestinationIsARequirementTheSourceHearsAbout) {
+  testing::TempDir dir;
+  const std::string addr = "unix:" + (dir.path / "r.sock").string();
+  MigrateRun r = migrate(dir, addr, "--version 4 --machine demo-4.0 --memory 4", "--version 2 --memory 4");
+  EXPECT_EQ(r.source_exit, 1) << r.out;
+  EXPECT_EQ(r.destination_exit, 1) << r.out;
+  ASSERT_TRUE(r.source.is_object()) << r.out;
+  EXPECT_EQ(r.source["error_from_peer"], true);
+  const std::string why = r.source["error"].get<std::string>();
+  EXPECT_NE(why.find("demo-2.0"), std::string::npos) << why;
+  EXPECT_NE(why.find("demo-4.0"), std::string::npos) << why;
+  EXPECT_EQ(r.source["memory_bytes"], 0);
+}
+
+TEST(MigrateCli, PageCrcsAreOffOnSocketsUnlessAskedFor) {
+  testing::TempDir dir;
+  const std::string addr = "unix:" + (dir.path / "c.sock").string();
+  MigrateRun off = migrate(dir, addr, "--memory 8", "--memory 8");
+  ASSERT_EQ(off.source_exit, 0) << off.out;
+  EXPECT_EQ(off.source["page_crc"], false);
+  EXPECT_EQ(off.destination["page_crc"], false);
+  EXPECT_EQ(off.source["verified"], true);
+  MigrateRun on = migrate(dir, addr, "--memory 8", "--memory 8 --page-crc");
+  ASSERT_EQ(on.source_exit, 0) << on.out;
+  EXPECT_EQ(on.source["page_crc"], true);
+  EXPECT_EQ(on.destination["page_crc"], true);
+  EXPECT_EQ(on.source["verified"], true);
+}
+
+}  // namespace
+}  // namespace statewire
+
+namespace statewire {
+namespace {
+
+TEST(MigrateCli, DemoMigratesIntoAChildDestinationWithOneCommand) {
+  const auto r = testing::run("timeout 60 " + testing::cli() + " migrate --demo --memory 16 --timeout-ms 10000");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("destination started as process"), std::string::npos) << r.out;
+  // The source's verdict and the child destination's.
+  EXPECT_NE(r.out.find("verified: memory and device state equal the source's"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("destination verified: memory and device state equal the source's"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("complete on machine type vm-model"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stop-and-copy -> complete"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace statewire

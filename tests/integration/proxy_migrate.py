@@ -9,12 +9,25 @@ is ended, also on failure):
   identity-memory    destination paused (-S): its RAM equals the source's (pmemsave)
   identity-bytes     paused guest: `migrate exec:cat > file` and a migration through
                      the proxy (to file:) give the same bytes
+  multifd-running    identity-running with QEMU's multifd (2 channels) through --multifd
+  multifd-memory     identity-memory with multifd and random RAM: RAM equal at both ends
   renamed-slot       pci-serial at slot 5 on the source, slot 6 on the destination:
                      refused directly, accepted with --rename; the scratch register
                      written on the source reads back on the destination (HMP i/o)
+  renamed-slot-rules the same, the rename given as a rules file's stream operation
   refused-by-dest    the same without --rename: destination refuses, source running
   refused-by-proxy   a rules file refuses the register's value: the destination gets
                      no device state, the source keeps running, the proxy names the field
+  postcopy-refused   source with postcopy-ram: the proxy refuses at its advice, at the
+                     start; source running, proxy exit 1 naming postcopy
+  exec-refused       the same with the proxy on the source's exec: pipe: the pipe
+                     closes, the source's migration fails, its guest keeps running
+  exec-return-path   the proxy on the source's exec: pipe with return-path: the
+                     destination's SHUT reaches the source on the proxy's stdout
+  exec-refused-at-end  the proxy on an exec: pipe refuses the held device state: the
+                     source (return-path) sees the pipe close and keeps running
+  exec-incoming      the proxy as the destination's -incoming exec: command: the answer
+                     comes back on its stdin, the guest arrives running
   dest-killed        destination QEMU killed mid-RAM: source running, proxy exit 1
   source-cancelled   migrate_cancel on the source mid-RAM: source running, proxy exit 1
 
@@ -191,12 +204,33 @@ def start_pair(w, src_args, dst_args, dest_paused=False, rp=True):
     return src, dst, port
 
 
-def identity(w, mode):
+def multifd(*guests, channels=2):
+    for g in guests:
+        g.execute("migrate-set-capabilities",
+                  capabilities=[{"capability": "multifd", "state": True}])
+        g.execute("migrate-set-parameters", **{"multifd-channels": channels})
+
+
+def identity(w, mode, channels=0):
     args = MACHINE + ["-m", "64"]
-    src, dst, port = start_pair(w, args, args, dest_paused=(mode == "memory"))
+    src_args = args
+    if channels and mode == "memory":
+        # Random RAM (no zero pages): every page goes on the multifd
+        # channels, the main channel carries almost nothing, and the source
+        # waits for the destination at each iteration's sync — the proxy
+        # must pass the main channel's start on before it has 64 KiB of it.
+        ram = os.path.join(w.work, "ram.bin")
+        with open(ram, "wb") as f:
+            f.write(os.urandom(64 << 20))
+        src_args = args + ["-object", f"memory-backend-file,id=r,size=64M,mem-path={ram},share=off",
+                           "-machine", "memory-backend=r"]
+        args = args + ["-object", "memory-backend-ram,id=r,size=64M", "-machine", "memory-backend=r"]
+    src, dst, port = start_pair(w, src_args, args, dest_paused=(mode == "memory"))
+    if channels:
+        multifd(src, dst, channels=channels)
     time.sleep(1.0)  # the firmware has run: RAM is not all zeros
     check(status(src) == "running", "source guest running before the migration")
-    p = w.proxy(port)
+    p = w.proxy(port, ["--multifd"] if channels else [])
     src.execute("migrate", uri=p.uri)
     info = src.wait_migration(timeout=60)
     rc, s = p.finish()
@@ -204,6 +238,11 @@ def identity(w, mode):
     check(rc == 0 and s["result"] == "completed", f"proxy completed: {s}")
     check(s["return_path"] and s["destination_shut"] == 0, "destination answered SHUT 0 through the proxy")
     check(s["bytes_in"] == s["bytes_out"], "every byte forwarded unchanged in count")
+    if channels:
+        check(s["extra_channels"] == channels and s["extra_bytes"] > (64 << 10),
+              f"{channels} multifd channels passed through, carrying the RAM pages "
+              f"({s['extra_channels']} channels, {s['extra_bytes']} bytes; main channel "
+              f"{s['bytes_in'] - s['extra_bytes']} bytes)")
     wait_dest(dst, "completed")
     if mode == "running":
         check(status(dst) == "running", "destination guest running")
@@ -261,7 +300,7 @@ def serial_pair(w, scratch=0xA5):
     return src, dst, port, bar
 
 
-def renamed_slot(w):
+def renamed_slot(w, by_rules=False):
     # Directly, the destination refuses the section of a device it has elsewhere.
     src, dst, port, bar = serial_pair(w)
     src.execute("migrate", uri=f"tcp:127.0.0.1:{port}")
@@ -279,12 +318,22 @@ def renamed_slot(w):
     dst2 = w.guest(MACHINE + ["-m", "32", "-device", "pci-serial,addr=6"],
                    ["-incoming", f"tcp:127.0.0.1:{port2}"])
     return_path(dst2)
-    p = w.proxy(port2, ["--rename", "0000:00:05.0/pci-serial=0000:00:06.0/pci-serial"])
+    if by_rules:
+        # The same rename as a rules file's stream operation.
+        rules = os.path.join(w.work, "slot.json")
+        with open(rules, "w") as f:
+            json.dump({"statewire_rules": 1, "stream": [
+                {"op": "rename-section", "from": "0000:00:05.0/pci-serial",
+                 "to": "0000:00:06.0/pci-serial"}]}, f)
+        p = w.proxy(port2, ["--rules", rules])
+    else:
+        p = w.proxy(port2, ["--rename", "0000:00:05.0/pci-serial=0000:00:06.0/pci-serial"])
     src.execute("migrate", uri=p.uri)
     info = src.wait_migration(timeout=60)
     rc, s = p.finish()
     check(info["status"] == "completed", f"migration through the proxy completed ({info.get('error-desc')})")
     check(rc == 0 and s["rewritten"] == ["0000:00:06.0/pci-serial/0"], f"proxy renamed the section: {s}")
+    check(s["held_bytes"] == 0, "a rename holds no device state back (headers spliced as they pass)")
     wait_dest(dst2, "completed")
     check(status(dst2) == "running", "destination guest running")
     got = dst2.hmp(f"i /b {bar + 7:#x}").strip()
@@ -390,14 +439,144 @@ def source_cancelled(w):
     check(dst.proc.poll() is not None, "destination gave up on the cut stream (exited)")
 
 
+def postcopy_source(w):
+    args = MACHINE + ["-m", "64"]
+    src, dst, port = start_pair(w, args, args)
+    # Only the source's capability matters: the proxy refuses at its advice,
+    # before the destination would need postcopy (userfaultfd) support.
+    src.execute("migrate-set-capabilities",
+                capabilities=[{"capability": "postcopy-ram", "state": True}])
+    time.sleep(0.5)
+    return src, dst, port
+
+
+def postcopy_refused(w):
+    src, dst, port = postcopy_source(w)
+    p = w.proxy(port)
+    src.execute("migrate", uri=p.uri)
+    info = src.wait_migration(timeout=60)
+    rc, s = p.finish()
+    check(info["status"] == "failed", f"source sees the migration fail ({info.get('error-desc')})")
+    check(status(src) == "running", "source still running")
+    check(rc == 1 and "postcopy" in s["reason"], f"proxy exits 1 naming postcopy: {s['reason']}")
+    check(s["bytes_out"] < 4096, f"the destination got only the stream's start ({s['bytes_out']} bytes)")
+
+
+def exec_refused(w):
+    # `migrate "exec:statewire proxy --listen - --to tcp:..."`: the proxy on
+    # the command's standard input. It refuses (postcopy) and exits; the
+    # pipe closes under the source, whose migration fails while its guest runs.
+    src, dst, port = postcopy_source(w)
+    log = os.path.join(w.work, "proxy.log")
+    cmd = (f"exec:{w.cli} proxy --listen - --to tcp:127.0.0.1:{port} --format json --quiet "
+           f"--timeout 30 2>{log}")
+    src.execute("migrate", uri=cmd)
+    info = src.wait_migration(timeout=60)
+    check(info["status"] == "failed", f"source sees the migration fail ({info.get('error-desc')})")
+    check(status(src) == "running", "source still running")
+    s = exec_summary(log)
+    check(s["result"] == "failed" and "postcopy" in s["reason"],
+          f"the proxy's summary (on stderr: stdout is the source's pipe) names postcopy: {s['reason']}")
+
+
+def exec_summary(log):
+    """The proxy's JSON summary from its stderr file, once it has exited."""
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline:
+        with open(log) as f:
+            text = f.read()
+        if text.rstrip().endswith("}"):
+            return json.loads(text[text.index("{"):])
+        time.sleep(0.05)
+    raise Failed("no summary from the proxy: " + text)
+
+
+def exec_return_path(w):
+    # QEMU opens an exec: command both ways: the proxy carries the
+    # destination's answer back on its standard output.
+    args = MACHINE + ["-m", "64"]
+    src, dst, port = start_pair(w, args, args)
+    time.sleep(0.5)
+    log = os.path.join(w.work, "proxy.log")
+    src.execute("migrate", uri=f"exec:{w.cli} proxy --listen - --to tcp:127.0.0.1:{port} "
+                               f"--format json --quiet --timeout 30 2>{log}")
+    info = src.wait_migration(timeout=60)
+    check(info["status"] == "completed", f"source reports completed ({info.get('error-desc')})")
+    s = exec_summary(log)
+    check(s["result"] == "completed" and s["return_path"] and s["destination_shut"] == 0,
+          f"the destination's SHUT 0 reached the source through the proxy's stdout: {s}")
+    wait_dest(dst, "completed")
+    check(status(dst) == "running", "destination guest running")
+
+
+def exec_refused_at_end(w):
+    # The proxy refuses the device state (held until the trailer, the last
+    # thing the source writes) on an exec: pipe: with return-path the source
+    # waits for the answer, sees the pipe close instead and keeps running.
+    rules = os.path.join(w.work, "refuse.json")
+    with open(rules, "w") as f:
+        json.dump({"statewire_rules": 1, "transforms": [{
+            "section": "pci-serial", "from": 1, "to": 1, "note": "test: a value the proxy refuses",
+            "ops": [{"op": "refuse-value", "path": "state.scr", "value": {"t": "u8", "v": 0},
+                     "reason": "only scratch value 0 is accepted here"}]}]}, f)
+    args = MACHINE + ["-m", "32", "-device", "pci-serial,addr=5"]
+    src, dst, port = start_pair(w, args, args)
+    bar = wait_for_bar(src, 5)
+    src.hmp(f"o /b {bar + 7:#x} 0xa5")
+    log = os.path.join(w.work, "proxy.log")
+    src.execute("migrate", uri=f"exec:{w.cli} proxy --listen - --to tcp:127.0.0.1:{port} "
+                               f"--rules {rules} --format json --quiet --timeout 30 2>{log}")
+    info = src.wait_migration(timeout=60)
+    s = exec_summary(log)
+    check(info["status"] == "failed", f"source sees the migration fail ({info.get('error-desc')})")
+    check(status(src) == "running", "source still running")
+    check(s["result"] == "failed" and "scr" in s["reason"], f"proxy names the field: {s['reason']}")
+
+
+def exec_incoming(w):
+    # The proxy as the destination's `-incoming "exec:..."` command: the
+    # stream goes to QEMU on its stdout, QEMU's answer comes on its stdin.
+    args = MACHINE + ["-m", "64"]
+    src = w.guest(args)
+    lport = free_port()
+    log = os.path.join(w.work, "proxy.log")
+    dst = w.guest(args, ["-incoming", f"exec:{w.cli} proxy --listen tcp:127.0.0.1:{lport} --to - "
+                                      f"--format json --quiet --timeout 30 2>{log}"])
+    return_path(src, dst)
+    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(log) as f:
+            if "listening" in f.read():
+                break
+        time.sleep(0.05)
+    src.execute("migrate", uri=f"tcp:127.0.0.1:{lport}")
+    info = src.wait_migration(timeout=60)
+    check(info["status"] == "completed", f"source reports completed ({info.get('error-desc')})")
+    s = exec_summary(log)
+    check(s["result"] == "completed" and s["return_path"] and s["destination_shut"] == 0,
+          f"the destination's SHUT 0 came through the proxy's stdin: {s}")
+    wait_dest(dst, "completed")
+    check(status(dst) == "running", "destination guest running")
+
+
 SCENARIOS = {
     "identity-running": lambda w: identity(w, "running"),
     "identity-memory": lambda w: identity(w, "memory"),
     "identity-bytes": identity_bytes,
+    "multifd-running": lambda w: identity(w, "running", channels=2),
+    "multifd-memory": lambda w: identity(w, "memory", channels=2),
     "renamed-slot": renamed_slot,
+    "renamed-slot-rules": lambda w: renamed_slot(w, by_rules=True),
     "refused-by-dest": refused_by_dest,
     "refused-by-proxy": refused_by_proxy,
     "dest-killed": dest_killed,
+    "postcopy-refused": postcopy_refused,
+    "exec-refused": exec_refused,
+    "exec-return-path": exec_return_path,
+    "exec-refused-at-end": exec_refused_at_end,
+    "exec-incoming": exec_incoming,
     "source-cancelled": source_cancelled,
 }
 

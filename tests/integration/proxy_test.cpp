@@ -1,11 +1,12 @@
 // `statewire proxy` between two real QEMU 7.2 processes over TCP loopback:
 // identity (arrives running, RAM equal, bytes equal), a section renamed for
 // a device at another PCI slot (refused directly, accepted through the
-// proxy, the register value visible at the destination), and failures (the
-// destination refuses, the proxy refuses, the destination is killed, the
-// source cancels) after which the source guest keeps running. Each scenario
-// is one run of tests/integration/proxy_migrate.py, which bounds every wait
-// and ends every process it started; skips when QEMU or python3 is missing.
+// proxy by --rename or a rules file, the register value visible at the
+// destination), and failures (the destination refuses, the proxy refuses,
+// the destination is killed, the source cancels) after which the source
+// guest keeps running. Each scenario is one run of
+// tests/integration/proxy_migrate.py, which bounds every wait and ends every
+// process it started; skips when QEMU or python3 is missing.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -38,8 +39,11 @@ TEST_P(ProxyWithQemu, Scenario) {
 
 INSTANTIATE_TEST_SUITE_P(Qemu72, ProxyWithQemu,
                          ::testing::Values("identity-running", "identity-memory", "identity-bytes",
-                                           "renamed-slot", "refused-by-dest", "refused-by-proxy",
-                                           "dest-killed", "source-cancelled"),
+                                           "multifd-running", "multifd-memory", "renamed-slot",
+                                           "renamed-slot-rules", "refused-by-dest",
+                                           "refused-by-proxy", "dest-killed", "source-cancelled",
+                                           "postcopy-refused", "exec-refused", "exec-return-path",
+                                           "exec-refused-at-end", "exec-incoming"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n)

@@ -122,6 +122,11 @@ TEST(Proxy, RenameAndMachineTypeRewriteTheTrailerToo) {
   ASSERT_TRUE(r.result.ok) << r.result.reason;
   EXPECT_TRUE(r.result.configuration_rewritten);
   EXPECT_EQ(r.result.rewritten, std::vector<std::string>{"timer-moved/0"});
+  // Headers only: spliced as they pass, no device section held; the section
+  // header and its trailer entry grow by the 6 bytes of "-moved", the
+  // machine name by none.
+  EXPECT_EQ(r.result.held_bytes, 0u);
+  EXPECT_EQ(r.out.size(), in.size() + 2 * 6);
   auto out = qemu::decode_qemu_stream(r.out);
   ASSERT_TRUE(out) << out.error().to_string();
   auto orig = qemu::decode_qemu_stream(in);
@@ -187,6 +192,83 @@ TEST(Proxy, SourceGoingAwayIsAnErrorNamingIt) {
       EXPECT_LE(r.out.size(), cut);
     }
   }
+}
+
+// QEMU's multifd: further source connections pass through unchanged, each to
+// its own destination connection, opened after the main channel's (which the
+// destination, like QEMU 7.2's, takes first).
+TEST(Proxy, MultifdChannelsPassThroughAfterTheMainOne) {
+  const Bytes main_stream = stream("i440fx-7.2-random-ram-4m-paused.mig");
+  std::vector<Bytes> payloads;
+  for (std::uint8_t k = 1; k <= 2; ++k) {
+    Bytes b(3u << 20);
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::uint8_t>(i * k + k);
+    payloads.push_back(std::move(b));
+  }
+  auto src_l = Listener::open(*parse_endpoint("tcp:127.0.0.1:0"));
+  auto dst_l = Listener::open(*parse_endpoint("tcp:127.0.0.1:0"));
+  ASSERT_TRUE(src_l && dst_l);
+  auto drain = [](Channel& c, Bytes& into) {
+    c.set_timeout(10s);
+    std::uint8_t b[65536];
+    while (true) {
+      auto r = c.read(b);
+      if (!r || *r == 0) break;
+      into.insert(into.end(), b, b + *r);
+    }
+  };
+  std::vector<Bytes> got(3);  // in the destination's accept order
+  std::thread destination([&] {
+    std::vector<Channel> conns;
+    std::vector<std::thread> readers;
+    for (int i = 0; i < 3; ++i) {
+      auto c = dst_l->accept(10s);
+      ASSERT_TRUE(c) << c.error().to_string();
+      conns.push_back(std::move(*c));
+    }
+    for (int i = 0; i < 3; ++i) readers.emplace_back([&, i] { drain(conns[i], got[i]); });
+    for (auto& t : readers) t.join();
+  });
+  std::thread source([&] {
+    auto m = connect(src_l->local(), 5s);
+    ASSERT_TRUE(m);
+    std::vector<std::thread> writers;
+    for (const auto& p : payloads)
+      writers.emplace_back([&, &p = p] {
+        auto c = connect(src_l->local(), 5s);
+        ASSERT_TRUE(c);
+        c->set_timeout(10s);
+        EXPECT_TRUE(c->write(p));
+        (void)c->shutdown_write();
+      });
+    m->set_timeout(10s);
+    EXPECT_TRUE(m->write(main_stream));
+    (void)m->shutdown_write();
+    for (auto& t : writers) t.join();
+    std::uint8_t b[256];
+    while (true) {
+      auto r = m->read(b);
+      if (!r || *r == 0) break;
+    }
+  });
+  auto s = src_l->accept(10s);
+  auto d = connect(dst_l->local(), 5s);
+  ASSERT_TRUE(s && d);
+  ProxyOptions opt;
+  opt.idle_timeout = 10s;
+  opt.more_sources = &*src_l;
+  const Endpoint to = dst_l->local();
+  opt.connect_destination = [to] { return connect(to, 5s); };
+  ProxyResult r = run_proxy(*s, *d, opt);
+  source.join();
+  destination.join();
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.extra_channels, 2u);
+  EXPECT_EQ(r.extra_bytes, payloads[0].size() + payloads[1].size());
+  EXPECT_EQ(r.bytes_in, main_stream.size() + r.extra_bytes);
+  EXPECT_EQ(got[0], main_stream);  // the main channel came first
+  EXPECT_TRUE((got[1] == payloads[0] && got[2] == payloads[1]) ||
+              (got[1] == payloads[1] && got[2] == payloads[0]));
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ struct Outcome {
 // One migration of the sample VM and 2 MiB of memory through a proxy that
 // kills every connection after `kill_after` bytes (0: never).
 Outcome run_once(const testing::TempDir& dir, std::uint64_t kill_after, std::uint64_t* total,
-                 std::uint64_t flip_at = 0) {
+                 std::uint64_t flip_at = 0, bool page_crc = false) {
   vm_model::Vm a = vm_model::make_sample_vm(), b;
   const vm_model::Vm a0 = a, b0 = b;
   auto ra = vm_model::vm_registry(a);
@@ -68,6 +68,7 @@ Outcome run_once(const testing::TempDir& dir, std::uint64_t kill_after, std::uin
   sm.policy.max_rounds = 3;
   SourceOptions so;
   so.channels = 2;
+  so.page_checksums = page_crc;
   so.timeout = 3s;
   so.connect_timeout = 2s;
   so.pause = [&] { ++o.paused; };
@@ -95,8 +96,8 @@ TEST(SessionFaults, KilledAtTwentyPointsTheSourceRunsOnAndTheDestinationAppliesN
   // five in the last few KiB: device state, checksums, the answer.
   std::vector<std::uint64_t> points = {1, 40, 150, 400, 700};
   for (int i = 1; i <= 10; ++i) points.push_back(1000 + (total - 6000) * i / 11);
-  // From the end: the device state, the "prepared" answer, the "applied" answer
-  // (the commit window), the memory verification after it.
+  // From the end: the memory digest and device state, the "prepared" answer,
+  // the commit, the "applied" answer (the commit window).
   for (std::uint64_t back : {2500, 1500, 250, 100, 30}) points.push_back(total - back);
   ASSERT_EQ(points.size(), 20u);
 
@@ -140,21 +141,39 @@ TEST(SessionFaults, KilledAtTwentyPointsTheSourceRunsOnAndTheDestinationAppliesN
   EXPECT_GE(before_commit, 16);
 }
 
-TEST(SessionFaults, APageDamagedOnTheWayIsRefusedAndTheDestinationsReasonReachesTheSource) {
+// A byte flipped inside the first round's pages (byte one million of the
+// stream), with and without page CRCs on the wire: either the page's CRC or
+// the end-to-end digest refuses it before "prepared", the exact reason
+// reaches the source, which resumes, and the destination applied nothing.
+void expect_damage_refused(bool page_crc, const std::string& reason) {
   testing::TempDir dir;
-  // Byte one million: inside the first round's pages.
-  const Outcome o = run_once(dir, 0, nullptr, 1'000'000);
+  const Outcome o = run_once(dir, 0, nullptr, 1'000'000, page_crc);
+  EXPECT_EQ(o.source.page_checksums, page_crc);
   EXPECT_EQ(o.source.state, SessionState::failed);
   ASSERT_TRUE(o.source.error);
   EXPECT_TRUE(o.source.refused_by_peer) << o.source.error->to_string();
   const std::string why = o.source.error->to_string();
-  std::printf("the source reports: %s\n", why.c_str());
-  EXPECT_NE(why.find("CRC"), std::string::npos) << why;
-  EXPECT_NE(why.find("ram"), std::string::npos) << why;
+  std::printf("page CRCs %s; the source reports: %s\n", page_crc ? "on" : "off", why.c_str());
+  EXPECT_NE(why.find(reason), std::string::npos) << why;
+  EXPECT_EQ(o.source.error->section, "ram") << why;
+  // Refused before "prepared": the source never sent the commit, and the
+  // destination never said its memory was verified.
+  EXPECT_EQ(why.find("commit was sent"), std::string::npos) << why;
+  EXPECT_FALSE(o.source.memory_verified.has_value());
+  EXPECT_FALSE(o.destination.memory_verified.has_value());
   EXPECT_TRUE(o.source_unchanged);
-  EXPECT_EQ(o.resumed, o.paused);
+  EXPECT_EQ(o.paused, 1);
+  EXPECT_EQ(o.resumed, 1);
   EXPECT_EQ(o.destination.state, SessionState::failed);
   EXPECT_TRUE(o.destination_untouched);
+}
+
+TEST(SessionFaults, APageDamagedOnTheWayIsRefusedByItsCrcBeforePreparedWithPageCrcs) {
+  expect_damage_refused(true, "failed its CRC and was not sent again");
+}
+
+TEST(SessionFaults, APageDamagedOnTheWayIsRefusedByTheDigestBeforePreparedWithoutPageCrcs) {
+  expect_damage_refused(false, "differ from the source's memory");
 }
 
 }  // namespace

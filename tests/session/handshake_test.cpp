@@ -56,7 +56,7 @@ TEST(Handshake, RefusesBadMagicAndOtherProtocolVersions) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::bad_magic);
   b = encode_hello(sample_hello());
-  b[9] = 2;  // protocol version 2
+  b[9] = 3;  // protocol version 3
   r = decode_hello(b);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::unsupported);
@@ -68,8 +68,9 @@ TEST(Handshake, HostileCountsAreRefusedBeforeAnyAllocation) {
   h.sections.clear();
   h.regions.clear();
   Bytes b = encode_hello(h);
-  // The section count sits after the channels field: claim four billion.
-  const std::size_t at = b.size() - 8;
+  // The section count sits after the channels field, before the layout's
+  // u32 length and u16 region count: claim four billion.
+  const std::size_t at = b.size() - 10;
   b[at] = b[at + 1] = b[at + 2] = b[at + 3] = 0xff;
   auto r = decode_hello(b);
   ASSERT_FALSE(r);
@@ -87,6 +88,22 @@ TEST(Handshake, HostileCountsAreRefusedBeforeAnyAllocation) {
   r = decode_hello(encode_hello(chans));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::limit_exceeded);
+
+  // The layout's region count (u16, after its u32 length) over the limit.
+  Bytes regions = encode_hello(h);
+  regions[regions.size() - 2] = 0xff;
+  regions[regions.size() - 1] = 0xff;
+  r = decode_hello(regions);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::limit_exceeded);
+  EXPECT_EQ(r.error().offset, regions.size() - 2);
+  // A layout length past the end.
+  Bytes longer = encode_hello(h);
+  longer[longer.size() - 3] = 0x40;
+  r = decode_hello(longer);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::truncated);
+  EXPECT_EQ(r.error().offset, longer.size() - 6);
 }
 
 TEST(Handshake, RefusesTrailingBytesAndBadPageSizes) {
@@ -173,7 +190,25 @@ TEST(Handshake, RefusesVersionsOutOfRangeWithoutTransformsAndListsEveryProblem) 
   const std::string all = v.error().to_string();
   EXPECT_NE(all.find("3 problems"), std::string::npos) << all;
   EXPECT_NE(all.find("timer/0"), std::string::npos) << all;
-  EXPECT_NE(all.find("memory region 0"), std::string::npos) << all;
+  // The layouts are compared by check_layout (memory_region.hpp): by name.
+  EXPECT_NE(all.find("memory layouts differ: region 'ram' is 1048576 bytes here and 2097152 on the peer"),
+            std::string::npos) << all;
+}
+
+TEST(Handshake, EveryLayoutDifferenceIsListedByRegionName) {
+  Hello h = sample_hello();
+  DestinationProfile d = profile_for(h);
+  h.regions[0].page_size = 8192;
+  h.regions.erase(h.regions.begin() + 1);  // no vram
+  h.regions.push_back({"rom", 65536, 4096});
+  auto v = check_hello(h, d);
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, Errc::mismatch);
+  const std::string all = v.error().to_string();
+  EXPECT_NE(all.find("region 'ram' has 4096-byte pages here and 8192 on the peer"), std::string::npos) << all;
+  EXPECT_NE(all.find("region 'vram' (8192 bytes) is missing on the peer"), std::string::npos) << all;
+  EXPECT_NE(all.find("the peer has region 'rom' (65536 bytes) that is not registered here"),
+            std::string::npos) << all;
 }
 
 TEST(Handshake, VersionsThatDifferGoThroughThePlannerWhenAChainExists) {

@@ -327,6 +327,53 @@ TEST(Session, AMachineTypeTheDestinationLacksIsRefusedInTheHandshake) {
   EXPECT_EQ(ts.path(), want);
 }
 
+TEST(Session, TheDestinationChoosesItsDevicesByTheMachineTypeOfTheHello) {
+  testing::TempDir dir;
+  // A release-4 destination made for demo-4.0 by default; the release-2
+  // source runs demo-2.0. select_machine makes demo-2.0's devices from the hello.
+  auto src = evolving_model::build(2).instantiate("demo-2.0", evolving_model::Workload::busy);
+  auto fallback = evolving_model::build(4).instantiate("demo-4.0", std::nullopt);
+  ASSERT_TRUE(src && fallback);
+  std::unique_ptr<evolving_model::Instance> chosen;
+  std::vector<std::string> asked;
+  DestinationOptions dopt;
+  for (const auto& m : evolving_model::build(4).machines.machines) dopt.machine_types.push_back(m.name);
+  dopt.transforms = &evolving_model::transforms();
+  TestResolver tests = evolving_model::build(4).tests("demo-2.0");
+  dopt.tests = &tests;
+  dopt.select_machine = [&](const std::string& machine) -> Result<Registry*> {
+    asked.push_back(machine);
+    if (machine == "demo-3.0") return fail(Errc::unsupported, "demo-3.0 is switched off here");
+    SW_TRY(inst, evolving_model::build(4).instantiate(machine, std::nullopt));
+    chosen = std::move(inst);
+    return &chosen->registry();
+  };
+  SourceOptions so;
+  so.machine_type = "demo-2.0";
+  Pair p = migrate((*src)->registry(), {}, (*fallback)->registry(), {}, unix_at(dir, "m.sock"), so, dopt);
+  ASSERT_EQ(p.source.state, SessionState::complete) << p.source.error->to_string();
+  EXPECT_TRUE(p.source.verified()) << p.source.answer;
+  EXPECT_EQ(asked, std::vector<std::string>{"demo-2.0"});
+  EXPECT_EQ(p.destination.machine_type, "demo-2.0");
+  ASSERT_TRUE(chosen);
+  // The chosen devices got the state; the fallback's were never touched.
+  auto fresh = evolving_model::build(4).instantiate("demo-4.0", std::nullopt);
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ((*fallback)->registry().save_section(0)->body, (*fresh)->registry().save_section(0)->body);
+
+  // A machine type the hook refuses: its reason reaches the source, which runs on.
+  auto src3 = evolving_model::build(3).instantiate("demo-3.0", evolving_model::Workload::busy);
+  ASSERT_TRUE(src3);
+  so.machine_type = "demo-3.0";
+  p = migrate((*src3)->registry(), {}, (*fallback)->registry(), {}, unix_at(dir, "n.sock"), so, dopt);
+  EXPECT_EQ(p.source.state, SessionState::failed);
+  ASSERT_TRUE(p.source.error);
+  EXPECT_TRUE(p.source.refused_by_peer);
+  EXPECT_EQ(p.source.error->code, Errc::unsupported);
+  EXPECT_NE(p.source.error->message.find("demo-3.0 is switched off here"), std::string::npos)
+      << p.source.error->to_string();
+}
+
 TEST(Session, CancelDuringThePreCopyRoundsAppliesNothingAnywhere) {
   vm_model::Vm a = vm_model::make_sample_vm(), b;
   const vm_model::Vm a0 = a, b0 = b;
