@@ -2,7 +2,8 @@
 # Side by side, in one run: `cp` of a big QEMU stream against every
 # section-at-a-time conversion of it among qemu and framed (uncompressed,
 # zstd, lz4), to JSON, from a pipe, and `cat | analyze -` against
-# `analyze FILE`, each with its wall time and peak RSS (GNU time). Every
+# `analyze FILE` (and the pipe floor `cat | cat`), each with its wall time,
+# CPU time and peak RSS (GNU time). Every
 # conversion's output is checked: back to qemu it must equal the input.
 #
 # usage: bench/compare_streaming.sh STREAM [BUILD_DIR]
@@ -69,7 +70,10 @@ for c in zstd lz4; do
   rm -f "$f.$c"
 done
 measure "framed -> framed --compress zstd"  "'$sw' convert '$f.fr' '$f.zstd' --to framed --compress zstd"
-rm -f "$f.zstd"
+measure "framed zstd -> framed --compress lz4" "'$sw' convert '$f.zstd' '$f.lz4' --to framed --compress lz4"
+"$sw" convert "$f.lz4" "$f.mig" --to qemu
+same "$f.mig"
+rm -f "$f.zstd" "$f.lz4"
 measure "qemu -> qemu"                      "'$sw' convert '$stream' '$f.mig' --to qemu"
 same "$f.mig"
 measure "cat | convert - - --to framed"     "cat '$stream' | '$sw' convert - - --to framed > '$f.2.fr'"
@@ -86,3 +90,6 @@ if [[ -z ${SKIP_JSON:-} ]]; then
 fi
 measure "analyze FILE"                      "'$sw' analyze '$stream' > /dev/null"
 measure "cat FILE | analyze -"              "cat '$stream' | '$sw' analyze - > /dev/null"
+# The floor of anything reading a pipe: cat copies the file into the pipe and
+# the reader copies it out, where `analyze FILE` maps the page cache and copies nothing.
+measure "cat FILE | cat > /dev/null"        "cat '$stream' | cat > /dev/null"

@@ -1,7 +1,8 @@
 // CRC32C (Castagnoli), as iSCSI, ext4 and the framed codec use it.
 //
 // Debian 12 packages no C/C++ CRC32C library, so this is ours: the SSE4.2
-// crc32 instruction when the CPU has it (8 bytes a step), a table otherwise.
+// crc32 instruction when the CPU has it (8 bytes a step, three streams side by
+// side on inputs of 24 KiB and more: 3x one stream in cache), a table otherwise.
 #pragma once
 
 #include <cstddef>

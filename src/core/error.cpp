@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "statewire/result.hpp"
 #include "statewire/text.hpp"
 
 namespace statewire {
@@ -63,5 +64,19 @@ Error make_error(Errc code, std::string message) {
   e.message = std::move(message);
   return e;
 }
+
+namespace detail {
+
+ErrorBox& ErrorBox::operator=(const ErrorBox& o) {
+  if (this != &o) p_ = o.p_ ? std::make_unique<Error>(*o.p_) : nullptr;
+  return *this;
+}
+ErrorBox& ErrorBox::operator=(ErrorBox&& o) noexcept {
+  p_ = std::move(o.p_);
+  return *this;
+}
+ErrorBox::~ErrorBox() = default;
+
+}  // namespace detail
 
 }  // namespace statewire

@@ -403,11 +403,17 @@ class FramedStreamWriter::Impl {
     const std::size_t payload_at = start + kRecordHeaderSize;
     const std::size_t len = out_.size() - payload_at;
     if (opt_.compression != Compression::none && len >= 64) {
-      std::uint8_t* raw = raw_.get(len);
-      std::memcpy(raw, out_.bytes().data() + payload_at, len);
-      out_.truncate(start);
-      if (!pending_names_.empty()) names_record();
-      return record(type, flags, ByteSpan(raw, len), true);
+      // Compressed from where it was built; kept there (no copy) when
+      // compression does not gain.
+      const ByteSpan payload(out_.bytes().data() + payload_at, len);
+      if (worth_compressing(payload)) {
+        SW_TRY(packed, compress(payload));
+        if (packed.size() < len) {
+          out_.truncate(start);
+          if (!pending_names_.empty()) names_record();
+          return stored_record(type, flags | compressed_flag(), packed);
+        }
+      }
     }
     if (len > 0xffffffffu) return fail(Errc::limit_exceeded, "record larger than 4 GiB");
     out_.patch_le<std::uint32_t>(start + 2, static_cast<std::uint32_t>(len));
@@ -425,14 +431,35 @@ class FramedStreamWriter::Impl {
 
   Result<void> record(std::uint8_t type, std::uint8_t flags, ByteSpan payload,
                       bool compressible) {
-    ByteSpan stored = payload;
-    if (compressible && opt_.compression != Compression::none && payload.size() >= 64) {
+    if (compressible && opt_.compression != Compression::none && payload.size() >= 64 &&
+        worth_compressing(payload)) {
       SW_TRY(packed, compress(payload));
-      if (packed.size() < payload.size()) {
-        stored = packed;
-        flags |= opt_.compression == Compression::zstd ? kFlagZstd : kFlagLz4;
-      }
+      if (packed.size() < payload.size()) return stored_record(type, flags | compressed_flag(), packed);
     }
+    return stored_record(type, flags, payload);
+  }
+
+  std::uint8_t compressed_flag() const {
+    return opt_.compression == Compression::zstd ? kFlagZstd : kFlagLz4;
+  }
+
+  // Random or already compressed bulk (a guest's encrypted pages, media)
+  // costs a full compression pass for nothing: a large payload is first
+  // tried on a sample of kSamples slices spread over it, and stored raw when
+  // the sample gains less than 1/32. Smaller payloads are always tried.
+  bool worth_compressing(ByteSpan payload) {
+    static constexpr std::size_t kSamples = 4, kSlice = 4096;
+    if (payload.size() < kSampleFrom) return true;
+    std::uint8_t* s = sample_.get(kSamples * kSlice);
+    const std::size_t step = (payload.size() - kSlice) / (kSamples - 1);
+    for (std::size_t i = 0; i < kSamples; ++i)
+      std::memcpy(s + i * kSlice, payload.data() + i * step, kSlice);
+    auto packed = compress(ByteSpan(s, kSamples * kSlice));
+    if (!packed) return true;  // the full attempt reports the error
+    return packed->size() < kSamples * kSlice - kSamples * kSlice / 32;
+  }
+
+  Result<void> stored_record(std::uint8_t type, std::uint8_t flags, ByteSpan stored) {
     if (stored.size() > 0xffffffffu) return fail(Errc::limit_exceeded, "record larger than 4 GiB");
     std::size_t start = out_.size();
     out_.put_u8(type);
@@ -485,7 +512,10 @@ class FramedStreamWriter::Impl {
   struct ZstdFree {
     void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
   };
-  Scratch raw_, packed_;
+  Scratch packed_, sample_;
+  // Payloads from this size on are sampled before compressing (a CHUNK of
+  // RAM pages is about 1 MiB).
+  static constexpr std::size_t kSampleFrom = 64u << 10;
   std::unique_ptr<ZSTD_CCtx, ZstdFree> zctx_;
 
   // Output is handed to the sink in pieces of about this size.

@@ -62,8 +62,13 @@ class JsonOut {
   void string(std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out_ += '"';
-    for (char ch : s) {
-      const auto c = static_cast<unsigned char>(ch);
+    // Runs that need no escaping (nearly all text, every hex blob) go in one append.
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(s.data() + run, i - run);
+      run = i + 1;
       switch (c) {
         case '"': out_ += "\\\""; break;
         case '\\': out_ += "\\\\"; break;
@@ -77,10 +82,22 @@ class JsonOut {
             out_ += "\\u00";
             out_ += kHex[c >> 4];
             out_ += kHex[c & 15];
-          } else {
-            out_ += ch;
           }
       }
+    }
+    out_.append(s.data() + run, s.size() - run);
+    out_ += '"';
+  }
+  // Bytes as a string of lowercase hex digits, written in place.
+  void hex(const std::vector<std::uint8_t>& b) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out_ += '"';
+    const std::size_t at = out_.size();
+    out_.resize(at + 2 * b.size());
+    char* p = out_.data() + at;
+    for (std::uint8_t x : b) {
+      *p++ = kHex[x >> 4];
+      *p++ = kHex[x & 15];
     }
     out_ += '"';
   }
@@ -156,7 +173,7 @@ void write_value_members(JsonOut& w, const Value& v) {
           }
         } else if constexpr (std::is_same_v<T, Blob>) {
           w.key("v");
-          w.string(to_hex(x.bytes));
+          w.hex(x.bytes);
         } else if constexpr (std::is_same_v<T, std::string>) {
           if (is_valid_utf8(x)) {
             w.key("v");
