@@ -140,7 +140,9 @@ TEST(RamTransfer, SeveralRegionsAndChannelsOverUnixSockets) {
   auto rounds = fut.get();
   ASSERT_TRUE(rounds) << rounds.error().to_string();
   EXPECT_EQ(rounds->size(), 2u);
-  for (const auto& c : out) EXPECT_GT(c.bytes_written(), 1u << 20) << "every channel carries pages";
+  // Channels take batches as they free up, so the split depends on scheduling;
+  // under load one channel carried 0.7 MiB of the 34. One batch each is certain.
+  for (const auto& c : out) EXPECT_GT(c.bytes_written(), 64u * 1024) << "every channel carries pages";
   ASSERT_TRUE(rx.commit());
   EXPECT_TRUE(ram_src.same_as(ram_dst));
   EXPECT_TRUE(vram_src.same_as(vram_dst));
